@@ -1,0 +1,124 @@
+"""Forms of the account pages. They validate only; services do the work."""
+
+import unicodedata
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+
+
+def _reject_control_characters(value: str) -> str:
+    # A CR/LF in a name could become a header if the name ever reached one; other
+    # control characters have no business in a name either.
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise forms.ValidationError(_("Line breaks and control characters are not allowed."), code="control")
+    return value
+
+
+class NameField(forms.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=150, required=False, **kwargs)
+
+    def clean(self, value):
+        return _reject_control_characters(super().clean(value))
+
+
+class SignupForm(forms.Form):
+    username = forms.CharField(
+        max_length=150, validators=[UnicodeUsernameValidator()], help_text=_("Letters, digits and @/./+/-/_ only.")
+    )
+    email = forms.EmailField(max_length=254)
+    first_name = NameField(label=_("First name"))
+    last_name = NameField(label=_("Last name"))
+    preferred_language = forms.ChoiceField(
+        choices=User.Language.choices, required=False, initial=User.Language.ENGLISH, label=_("Email language")
+    )
+    password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput)
+    password2 = forms.CharField(label=_("Password (again)"), strip=False, widget=forms.PasswordInput)
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(_("A user with that username already exists."), code="unique")
+        return username
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"])
+
+    def clean_preferred_language(self) -> str:
+        return self.cleaned_data.get("preferred_language") or User.Language.ENGLISH
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", forms.ValidationError(_("The two passwords do not match."), code="mismatch"))
+        elif password1:
+            candidate = User(
+                username=cleaned.get("username", ""),
+                email=cleaned.get("email", ""),
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(password1, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class EmailAddressForm(forms.Form):
+    """The single field of resend-verification and forgot-password."""
+
+    email = forms.EmailField(max_length=254)
+
+
+class SetPasswordForm(forms.Form):
+    password = forms.CharField(label=_("New password"), strip=False, widget=forms.PasswordInput)
+    password_confirm = forms.CharField(label=_("New password (again)"), strip=False, widget=forms.PasswordInput)
+
+    def __init__(self, user: User, *args, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        password, confirm = cleaned.get("password"), cleaned.get("password_confirm")
+        if password and confirm and password != confirm:
+            self.add_error("password_confirm", forms.ValidationError(_("The two passwords do not match.")))
+        elif password:
+            try:
+                password_validation.validate_password(password, self.user)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, which also tells the owner of an unverified account what to do.
+
+    Only someone who knows the account's password sees that message, so it reveals
+    nothing to anyone else.
+    """
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            user = User.objects.filter(username__iexact=self.cleaned_data.get("username") or "").first()
+            password = self.cleaned_data.get("password") or ""
+            if user and not user.email_verified and user.check_password(password):
+                raise forms.ValidationError(
+                    format_html(
+                        _('Please verify your email address first. <a href="{}">Send the link again</a>.'),
+                        reverse("accounts:resend-verification"),
+                    ),
+                    code="unverified",
+                ) from None
+            raise

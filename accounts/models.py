@@ -1,0 +1,75 @@
+"""Users and their one-time tokens.
+
+Tokens are random UUIDv4 values (122 random bits from os.urandom); only their
+SHA-256 hex digest is stored, so a copy of the database holds no usable link.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    class Language(models.TextChoices):
+        ENGLISH = "en", "English"
+        NEPALI = "ne", "नेपाली (Nepali)"
+
+    email = models.EmailField("email address", max_length=254)
+    preferred_language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
+        ]
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class OneTimeToken(models.Model):
+    """A link token: only its SHA-256 is kept; it dies TTL_SETTING hours after creation."""
+
+    TTL_SETTING: str
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def ttl(cls) -> timedelta:
+        return timedelta(hours=getattr(settings, cls.TTL_SETTING))
+
+    @property
+    def expires_at(self):
+        return self.created_at + self.ttl()
+
+    def is_expired(self, now=None) -> bool:
+        return (now or timezone.now()) >= self.expires_at
+
+
+class EmailVerification(OneTimeToken):
+    """The outstanding verification link of a user; a resend replaces it."""
+
+    TTL_SETTING = "ACCOUNTS_VERIFICATION_TTL_HOURS"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_verifications")
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+
+class PasswordResetToken(OneTimeToken):
+    """A single-use password-reset link; all of a user's die when the password changes."""
+
+    TTL_SETTING = "ACCOUNTS_PASSWORD_RESET_TTL_HOURS"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_reset_tokens")
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,229 @@
+"""Account services: sign-up, email verification, password reset.
+
+Every service that causes an email writes the outbox row in its own transaction
+(mailer.api.enqueue); nothing here talks to a mail server. Services that take an
+address behave the same, as seen from outside, whether or not it has an account.
+"""
+
+import enum
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from mailer import api as mail
+
+from .models import EmailVerification, PasswordResetToken, User
+from .tokens import new_token, token_hash
+
+TEMPLATE_VERIFICATION = "accounts/email/verification"
+TEMPLATE_ACCOUNT_EXISTS = "accounts/email/account_exists"
+TEMPLATE_WELCOME = "accounts/email/welcome"
+TEMPLATE_PASSWORD_RESET = "accounts/email/password_reset"
+TEMPLATE_PASSWORD_CHANGED = "accounts/email/password_changed"
+
+
+def site_url(viewname: str, *args) -> str:
+    """An absolute link built from settings.SITE_URL, never from the request's Host."""
+    return settings.SITE_URL + reverse(viewname, args=args)
+
+
+def _user_context(user: User) -> dict:
+    return {"first_name": user.first_name, "username": user.get_username()}
+
+
+def _queue_verification(user: User) -> None:
+    token = new_token()
+    verification = EmailVerification.objects.create(user=user, token_hash=token_hash(token))
+    mail.enqueue(
+        template=TEMPLATE_VERIFICATION,
+        to=user.email,
+        language=user.preferred_language,
+        priority=mail.Priority.HIGH,
+        context={**_user_context(user), "ttl_hours": settings.ACCOUNTS_VERIFICATION_TTL_HOURS},
+        secret_context={"verify_url": site_url("accounts:verify-email", token)},
+        expires_at=verification.expires_at,
+    )
+
+
+def _queue_account_exists(user: User) -> None:
+    mail.enqueue(
+        template=TEMPLATE_ACCOUNT_EXISTS,
+        to=user.email,
+        language=user.preferred_language,
+        priority=mail.Priority.HIGH,
+        context={
+            **_user_context(user),
+            "login_url": site_url("accounts:login"),
+            "forgot_url": site_url("accounts:forgot-password"),
+        },
+    )
+
+
+def user_signup(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    preferred_language: str = User.Language.ENGLISH,
+) -> User | None:
+    """Create an inactive user and queue the verification email.
+
+    If the address already has an account, create nothing and queue an "account
+    already exists" email to that address instead; return None. The password is
+    hashed on both paths so that the two take the same time. Raises
+    ValidationError({"username": ...}) if the username was taken meanwhile.
+    """
+    password_hash = make_password(password)
+    with transaction.atomic():
+        existing = User.objects.filter(email__iexact=email).first()
+        if existing is None:
+            user = User(
+                username=username,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                preferred_language=preferred_language,
+                password=password_hash,
+                is_active=False,
+            )
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError:
+                # Lost a race with a concurrent sign-up: for the address or the username.
+                existing = User.objects.filter(email__iexact=email).first()
+                if existing is None:
+                    raise ValidationError({"username": "A user with that username already exists."}) from None
+            else:
+                _queue_verification(user)
+                return user
+        _queue_account_exists(existing)
+        return None
+
+
+class VerifyResult(enum.Enum):
+    VERIFIED = "verified"
+    ALREADY_VERIFIED = "already_verified"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+
+def email_verify(*, token: uuid.UUID) -> VerifyResult:
+    """Activate the account whose verification token this is, and queue the welcome email."""
+    with transaction.atomic():
+        verification = (
+            EmailVerification.objects.select_for_update()
+            .select_related("user")
+            .filter(token_hash=token_hash(token))
+            .first()
+        )
+        if verification is None:
+            return VerifyResult.UNKNOWN
+        user = verification.user
+        if verification.verified_at or user.email_verified:
+            return VerifyResult.ALREADY_VERIFIED
+        if verification.is_expired():
+            return VerifyResult.EXPIRED
+        now = timezone.now()
+        verification.verified_at = now
+        verification.save(update_fields=["verified_at"])
+        user.is_active = True
+        user.email_verified_at = now
+        user.save(update_fields=["is_active", "email_verified_at"])
+        mail.enqueue(
+            template=TEMPLATE_WELCOME,
+            to=user.email,
+            language=user.preferred_language,
+            priority=mail.Priority.BULK,
+            context={**_user_context(user), "login_url": site_url("accounts:login")},
+        )
+        return VerifyResult.VERIFIED
+
+
+def verification_resend(*, email: str) -> None:
+    """Replace the unverified account's token with a new one and queue a new email.
+
+    Does nothing for unknown or verified addresses, or when the last verification
+    email of this address is younger than ACCOUNTS_RESEND_INTERVAL_SECONDS.
+    """
+    with transaction.atomic():
+        # The row lock serialises concurrent resends of one address.
+        user = User.objects.select_for_update().filter(email__iexact=email, email_verified_at__isnull=True).first()
+        if user is None:
+            return
+        latest = user.email_verifications.order_by("-created_at").first()
+        if latest and (timezone.now() - latest.created_at).total_seconds() < settings.ACCOUNTS_RESEND_INTERVAL_SECONDS:
+            return
+        user.email_verifications.all().delete()
+        _queue_verification(user)
+
+
+def password_reset_request(*, email: str) -> None:
+    """Queue a 24 h single-use reset link for the account of ``email``, if there is one."""
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            return
+        token = new_token()
+        reset = PasswordResetToken.objects.create(user=user, token_hash=token_hash(token))
+        mail.enqueue(
+            template=TEMPLATE_PASSWORD_RESET,
+            to=user.email,
+            language=user.preferred_language,
+            priority=mail.Priority.HIGH,
+            context={**_user_context(user), "ttl_hours": settings.ACCOUNTS_PASSWORD_RESET_TTL_HOURS},
+            secret_context={"reset_url": site_url("accounts:reset-password", token)},
+            expires_at=reset.expires_at,
+        )
+
+
+def _live_reset_tokens(token: uuid.UUID):
+    return PasswordResetToken.objects.filter(
+        token_hash=token_hash(token),
+        used_at__isnull=True,
+        created_at__gt=timezone.now() - PasswordResetToken.ttl(),
+    )
+
+
+def password_reset_user(*, token: uuid.UUID) -> User | None:
+    """The user a live (unused, unexpired) reset token belongs to, or None. Uses nothing up."""
+    reset = _live_reset_tokens(token).select_related("user").first()
+    return reset.user if reset else None
+
+
+def password_reset_complete(*, token: uuid.UUID, password: str) -> User | None:
+    """Set the password if the token is live; return the user, or None if it is not.
+
+    Every reset token of the user dies, the address counts as verified, every
+    session of the user ends (Django checks a session against the password hash),
+    and a "password changed" email is queued. Of two concurrent calls with one
+    token, one wins: the other waits on the row lock and then finds it used.
+    """
+    with transaction.atomic():
+        reset = _live_reset_tokens(token).select_for_update().first()
+        if reset is None:
+            return None
+        user = User.objects.select_for_update().get(pk=reset.user_id)
+        now = timezone.now()
+        user.set_password(password)
+        fields = ["password"]
+        if not user.email_verified:
+            user.email_verified_at, user.is_active = now, True
+            fields += ["email_verified_at", "is_active"]
+        user.save(update_fields=fields)
+        PasswordResetToken.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
+        mail.enqueue(
+            template=TEMPLATE_PASSWORD_CHANGED,
+            to=user.email,
+            language=user.preferred_language,
+            priority=mail.Priority.HIGH,
+            context={**_user_context(user), "forgot_url": site_url("accounts:forgot-password")},
+        )
+        return user

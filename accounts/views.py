@@ -1,0 +1,122 @@
+"""Account pages. Each view validates a form, calls one service and redirects."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+from . import services
+from .forms import EmailAddressForm, LoginForm, SetPasswordForm, SignupForm
+from .ratelimits import limit, posted_email_key
+
+CHECK_YOUR_EMAIL = _("Thanks. Check your email: we sent you a link to continue.")
+IF_REGISTERED = _(
+    "If that address belongs to an account, we have sent it an email. It may take a few minutes to arrive."
+)
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(group="signup", key="ip", rate=limit("RATELIMIT_SIGNUP"), method="POST", block=True)
+@ratelimit(group="signup-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
+def signup(request):
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.user_signup(
+                username=data["username"],
+                email=data["email"],
+                password=data["password1"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                preferred_language=data["preferred_language"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            # The same answer whether or not the address already had an account.
+            messages.success(request, CHECK_YOUR_EMAIL)
+            return redirect("accounts:login")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+VERIFY_OUTCOMES = {
+    services.VerifyResult.VERIFIED: (messages.SUCCESS, _("Your email address is verified. You can log in now."), "accounts:login"),
+    services.VerifyResult.ALREADY_VERIFIED: (messages.INFO, _("This address is already verified. Please log in."), "accounts:login"),
+    services.VerifyResult.EXPIRED: (
+        messages.ERROR,
+        _("This verification link has expired. Enter your address to get a new one."),
+        "accounts:resend-verification",
+    ),
+    services.VerifyResult.UNKNOWN: (messages.ERROR, _("This verification link is not valid."), "accounts:login"),
+}
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(group="verify", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
+def verify_email(request, token):
+    # Mail scanners fetch every link: a GET only shows a button, unless configured otherwise.
+    if request.method == "GET" and not settings.VERIFY_EMAIL_ON_GET:
+        return render(request, "accounts/verify_email.html")
+    level, text, target = VERIFY_OUTCOMES[services.email_verify(token=token)]
+    messages.add_message(request, level, text)
+    return redirect(target)
+
+
+def _email_form_view(request, *, service, template: str):
+    """Resend-verification and forgot-password: one field, one answer for every address."""
+    form = EmailAddressForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        service(email=form.cleaned_data["email"])
+        messages.success(request, IF_REGISTERED)
+        return redirect(request.path)
+    return render(request, template, {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(group="resend", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
+@ratelimit(group="resend-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
+def resend_verification(request):
+    return _email_form_view(request, service=services.verification_resend, template="accounts/resend_verification.html")
+
+
+@require_http_methods(["GET", "POST"])
+@ratelimit(group="forgot", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
+@ratelimit(group="forgot-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
+def forgot_password(request):
+    return _email_form_view(request, service=services.password_reset_request, template="accounts/forgot_password.html")
+
+
+def _reset_link_dead(request):
+    messages.error(request, _("This password reset link is invalid, used or expired. Ask for a new one."))
+    return redirect("accounts:forgot-password")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@ratelimit(group="reset", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
+def reset_password(request, token):
+    user = services.password_reset_user(token=token)
+    if user is None:
+        return _reset_link_dead(request)
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if services.password_reset_complete(token=token, password=form.cleaned_data["password"]) is None:
+            return _reset_link_dead(request)
+        messages.success(request, _("Your password has been changed. Log in with the new one."))
+        return redirect("accounts:login")
+    response = render(request, "accounts/reset_password.html", {"form": form})
+    # The URL carries the token: keep it out of Referer headers and caches.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True

@@ -1,0 +1,261 @@
+"""Django settings for ElectNepal, read from the environment.
+
+Every name documented in README.md ("Settings") is read here with django-environ.
+No secret has a default that works in production: SECRET_KEY is required unless
+DEBUG is on, and AWS credentials have no default at all.
+"""
+
+from email.utils import parseaddr
+from pathlib import Path
+
+import environ
+from django.core.management.utils import get_random_secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+# A local .env is a convenience for development; the process environment wins.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _dev_secret_key() -> str:
+    """A per-checkout key for DEBUG runs, kept under var/ so sessions survive restarts."""
+    path = VAR_DIR / "dev-secret-key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        path.write_text(get_random_secret_key())
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or (_dev_secret_key() if DEBUG else "")
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SECRET_KEY must be set in the environment (or run with DEBUG=true).")
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "mailer",
+    "accounts",
+    "candidates",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
+]
+
+ROOT_URLCONF = "electnepal.urls"
+WSGI_APPLICATION = "electnepal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "electnepal" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+# SQLite under var/ by default; PostgreSQL (or anything dj-database-url style) via DATABASE_URL.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = env.list(
+    "PASSWORD_HASHERS",
+    default=[
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    ],
+)
+# Verification links live 72 h, password-reset links 24 h (SPEC).
+ACCOUNTS_VERIFICATION_TTL_HOURS = env.int("ACCOUNTS_VERIFICATION_TTL_HOURS", default=72)
+ACCOUNTS_PASSWORD_RESET_TTL_HOURS = env.int("ACCOUNTS_PASSWORD_RESET_TTL_HOURS", default=24)
+# At most one verification email per address in this window (resend).
+ACCOUNTS_RESEND_INTERVAL_SECONDS = env.int("ACCOUNTS_RESEND_INTERVAL_SECONDS", default=180)
+# Link scanners fetch every URL in an email; activation needs a POST unless this is on.
+VERIFY_EMAIL_ON_GET = env.bool("VERIFY_EMAIL_ON_GET", default=False)
+
+# --- I18n -------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ne", "नेपाली")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Kathmandu"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Cache (rate limits) ----------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "electnepal",
+    }
+}
+
+# --- Rate limits (django-ratelimit, counted in the Redis cache) -------------
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_VIEW = "electnepal.views.ratelimited"
+RATELIMIT_SIGNUP = env.str("RATELIMIT_SIGNUP", default="5/h")
+RATELIMIT_EMAIL_FORM_IP = env.str("RATELIMIT_EMAIL_FORM_IP", default="20/h")
+RATELIMIT_EMAIL_FORM_ADDRESS = env.str("RATELIMIT_EMAIL_FORM_ADDRESS", default="5/h")
+
+# --- Email ------------------------------------------------------------------
+# With AWS credentials (or a local SES endpoint) email goes through SES via django-ses;
+# otherwise to the console, so a newcomer sees the verification link in the worker's output.
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="")
+AWS_SES_REGION_NAME = env.str("AWS_SES_REGION_NAME", default="ap-south-1")
+AWS_SES_REGION_ENDPOINT = f"email.{AWS_SES_REGION_NAME}.amazonaws.com"
+if env.str("AWS_SES_REGION_ENDPOINT_URL", default=""):
+    AWS_SES_REGION_ENDPOINT_URL = env.str("AWS_SES_REGION_ENDPOINT_URL")
+USE_SES_V2 = env.bool("USE_SES_V2", default=True)
+AWS_SES_CONFIGURATION_SET = env.str("AWS_SES_CONFIGURATION_SET", default="") or None
+# django-ses's own throttle is per process; the global limiter lives in the mailer.
+AWS_SES_AUTO_THROTTLE = None
+
+_ses_configured = bool(AWS_ACCESS_KEY_ID or env.str("AWS_SES_REGION_ENDPOINT_URL", default=""))
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django_ses.SESBackend" if _ses_configured else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ElectNepal <no-reply@electnepal.local>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# ADMINS="Asha <asha@example.org>,ops@example.org" becomes Django's [(name, address), ...].
+ADMINS = [parseaddr(a) for a in env.list("ADMINS", default=[])]
+
+# --- Mailer (the outbox) ----------------------------------------------------
+MAILER_SUBJECT_PREFIX = "[ElectNepal] "
+MAILER_MAX_SEND_RATE = env.float("MAILER_MAX_SEND_RATE", default=14.0)
+MAILER_MAX_24H_SEND = env.int("MAILER_MAX_24H_SEND", default=50000)
+MAILER_MAX_ATTEMPTS = env.int("MAILER_MAX_ATTEMPTS", default=8)
+# Full-jitter exponential backoff: delay = uniform(0, min(CAP, BASE * 2**attempt)).
+MAILER_RETRY_BASE_SECONDS = env.float("MAILER_RETRY_BASE_SECONDS", default=10.0)
+MAILER_RETRY_CAP_SECONDS = env.float("MAILER_RETRY_CAP_SECONDS", default=900.0)
+# A claim older than this is considered abandoned (worker killed mid-send).
+MAILER_LEASE_SECONDS = env.int("MAILER_LEASE_SECONDS", default=120)
+MAILER_QUEUES = {"high": "mail.high", "bulk": "mail.bulk"}
+LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
+
+# --- AWS client config: one retry policy, ours --------------------------------
+# botocore retries throttling/5xx by itself and re-sends after a read timeout, which
+# duplicates mail; one attempt per call lets the outbox decide (see README).
+from botocore.config import Config as _BotoConfig  # noqa: E402
+
+AWS_SES_CONFIG = _BotoConfig(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=env.float("AWS_SES_CONNECT_TIMEOUT", default=5.0),
+    read_timeout=env.float("AWS_SES_READ_TIMEOUT", default=15.0),
+    max_pool_connections=env.int("AWS_SES_MAX_POOL_CONNECTIONS", default=32),
+)
+
+# --- Celery (read by worker/celery.py, namespace CELERY) --------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Long waits live in Email.next_attempt_at, so no message should outlive this.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# A publish that fails at commit time must not hang the request: the row stays
+# queued and the sweeper publishes it later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Logging ----------------------------------------------------------------
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # WatchedFileHandler reopens the file after an external logrotate, which
+        # is safe with several worker processes writing to it (a rotating handler is not).
+        "email_file": {
+            "class": "logging.handlers.WatchedFileHandler",
+            "filename": str(LOG_DIR / "email.log"),
+            "formatter": "plain",
+            "encoding": "utf-8",
+        },
+    },
+    "loggers": {
+        "mailer": {"handlers": ["console", "email_file"], "level": "INFO", "propagate": False},
+        "django": {"handlers": ["console"], "level": "INFO"},
+    },
+}
+
+# --- Security ---------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+USE_X_FORWARDED_HOST = False
+if env.bool("SECURE_PROXY_SSL", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+
+FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")

@@ -1,0 +1,92 @@
+"""The mailer's public interface: the only module other apps import.
+
+    from mailer import api as mail
+    mail.enqueue(template="accounts/email/welcome", to=user.email, language="ne",
+                 context={"first_name": user.first_name})
+
+``enqueue`` runs inside the caller's transaction: the Email rows commit (or roll
+back) together with the change that caused them, and the delivery task is
+published only after a successful commit.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from . import publish, secrets
+from .models import Email
+
+Priority = Email.Priority
+
+__all__ = ["Email", "Priority", "enqueue"]
+
+
+def _clean_address(address: str) -> str:
+    # A CR or LF in an address could add a header; validate_email already refuses
+    # them, but be explicit because this is the line of defence.
+    address = (address or "").strip()
+    if "\r" in address or "\n" in address:
+        raise ValidationError("Email address contains a line break.")
+    validate_email(address)
+    return address
+
+
+def enqueue(
+    *,
+    template: str,
+    to: str | Iterable[str],
+    context: dict | None = None,
+    secret_context: dict | None = None,
+    language: str = "en",
+    priority: str = Priority.BULK,
+    expires_at: datetime | None = None,
+) -> list[Email]:
+    """Queue one email per recipient and publish delivery on commit.
+
+    - ``template``: a template name; ``<template>.subject.txt``, ``.txt`` and ``.html``
+      are rendered by the worker (see mailer.rendering).
+    - ``context``: JSON-serialisable values safe to store (no secrets).
+    - ``secret_context``: values that must never be stored in clear, such as a link
+      carrying a raw token; stored encrypted and erased after the final attempt.
+    - ``language``: one of settings.LANGUAGES; unknown codes fall back to English.
+    - ``priority``: ``high`` for account-security email, ``bulk`` otherwise.
+    - ``expires_at``: the email is not sent after this moment (its link is dead).
+
+    Must be called where a rollback of the caller's transaction should cancel the
+    email; outside any transaction it commits at once. Raises ValidationError for a
+    malformed address or an unknown priority; writes nothing in that case.
+    """
+    recipients = [to] if isinstance(to, str) else list(to)
+    addresses = [_clean_address(a) for a in recipients]
+    if priority not in Priority.values:
+        raise ValidationError(f"Unknown priority {priority!r}.")
+    if language not in dict(settings.LANGUAGES):
+        language = settings.LANGUAGE_CODE
+
+    now = timezone.now()
+    ciphertext = secrets.encrypt(secret_context or {})
+    emails = [
+        Email(
+            template=template,
+            to=address,
+            language=language,
+            priority=priority,
+            context=context or {},
+            secret_context=ciphertext,
+            next_attempt_at=now,
+            expires_at=expires_at,
+        )
+        for address in addresses
+    ]
+    with transaction.atomic():
+        Email.objects.bulk_create(emails)
+        ids = [e.pk for e in emails]
+        # robust: a broker that is down at commit time must not fail the request;
+        # the row stays queued and the sweeper publishes it later.
+        transaction.on_commit(lambda: publish.publish(ids, priority=priority), robust=True)
+    return emails

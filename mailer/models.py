@@ -1,0 +1,85 @@
+"""The outbox: one Email row per recipient, the single source of truth for delivery.
+
+A row moves queued → sending → sent | failed | expired | suppressed. The broker
+message only says "look at row N"; the row decides whether anything is sent.
+"""
+
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Email(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+        SUPPRESSED = "suppressed", "Suppressed"
+
+    class Priority(models.TextChoices):
+        HIGH = "high", "High (account security)"
+        BULK = "bulk", "Bulk"
+
+    FINAL_STATUSES = (Status.SENT, Status.FAILED, Status.EXPIRED, Status.SUPPRESSED)
+
+    template = models.CharField(max_length=100, help_text="Template name; also the email's kind.")
+    to = models.EmailField(max_length=254)
+    language = models.CharField(max_length=10, default="en")
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.BULK)
+    # Plain context for rendering (names, ids). Never holds a secret.
+    context = models.JSONField(default=dict, blank=True)
+    # Fernet ciphertext of the secret part of the context (links with raw tokens).
+    secret_context = models.TextField(blank=True, default="")
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(help_text="Not sent before this time.")
+    lease_expires_at = models.DateTimeField(null=True, blank=True, help_text="End of the current claim.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this time.")
+
+    message_id = models.CharField(max_length=255, blank=True, default="", help_text="Provider message id.")
+    last_error = models.TextField(blank=True, default="")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The sweeper's scan: due rows that are still waiting.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="mailer_email_due_idx",
+                condition=models.Q(status__in=["queued", "sending"]),
+            ),
+            models.Index(fields=["created_at"], name="mailer_email_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.template} → {self.to} ({self.status})"
+
+    @property
+    def kind(self) -> str:
+        return self.template.rsplit("/", 1)[-1]
+
+
+class Suppression(models.Model):
+    """An address we must not send to (hard bounce, complaint, or by hand)."""
+
+    class Reason(models.TextChoices):
+        BOUNCE = "bounce", "Hard bounce"
+        COMPLAINT = "complaint", "Complaint"
+        MANUAL = "manual", "Added by staff"
+
+    address = models.EmailField(max_length=254)
+    reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.MANUAL)
+    detail = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("address"), name="mailer_suppression_address_ci_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.reason})"

@@ -1,0 +1,158 @@
+"""Delivery of one outbox row: claim, check, render, send, record.
+
+``email_deliver`` is what the Celery task calls. It is idempotent: a redelivered or
+duplicated message for a row that is already claimed, sent or not yet due finds
+nothing to claim and returns without sending.
+"""
+
+import logging
+import random
+import time
+from datetime import timedelta
+from email.utils import make_msgid, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db.models import F
+from django.utils import timezone
+
+from . import publish, rendering, secrets, transport
+from .models import Email, Suppression
+
+logger = logging.getLogger("mailer.email")
+
+Status = Email.Status
+
+
+def backoff_delay(attempt: int, *, min_delay: float = 0.0) -> float:
+    """Seconds before attempt ``attempt + 1``: exponential with full jitter, capped.
+
+    delay = uniform(0, min(cap, base * 2**(attempt-1))), but never below ``min_delay``.
+    """
+    ceiling = min(settings.MAILER_RETRY_CAP_SECONDS, settings.MAILER_RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0))
+    return max(min_delay, random.uniform(0, ceiling))
+
+
+def _mask(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:2]}***@{domain}"
+
+
+def _claim(email_id: int) -> Email | None:
+    """Atomically move a due, queued row to ``sending``; None if someone else has it."""
+    now = timezone.now()
+    claimed = Email.objects.filter(pk=email_id, status=Status.QUEUED, next_attempt_at__lte=now).update(
+        status=Status.SENDING,
+        attempts=F("attempts") + 1,
+        lease_expires_at=now + timedelta(seconds=settings.MAILER_LEASE_SECONDS),
+        updated_at=now,
+    )
+    if not claimed:
+        return None
+    return Email.objects.get(pk=email_id)
+
+
+def build_message(email: Email) -> EmailMultiAlternatives:
+    """Render ``email`` into a message with text and HTML parts (no I/O but templates)."""
+    context = {**email.context, **secrets.decrypt(email.secret_context)}
+    rendered = rendering.render(template=email.template, context=context, language=email.language)
+    from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "electnepal.local"
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+        headers={"Message-ID": make_msgid(domain=from_domain)},
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    return message
+
+
+def _finish(email: Email, status: str, *, message_id: str = "", error: str = "") -> None:
+    """Record a final state and erase the context, secrets first."""
+    now = timezone.now()
+    Email.objects.filter(pk=email.pk, status=Status.SENDING).update(
+        status=status,
+        message_id=message_id,
+        last_error=error,
+        sent_at=now if status == Status.SENT else None,
+        lease_expires_at=None,
+        context={},
+        secret_context="",
+        updated_at=now,
+    )
+
+
+def _retry_later(email: Email, delay: float, error: str) -> None:
+    now = timezone.now()
+    Email.objects.filter(pk=email.pk, status=Status.SENDING).update(
+        status=Status.QUEUED,
+        next_attempt_at=now + timedelta(seconds=delay),
+        lease_expires_at=None,
+        last_error=error,
+        updated_at=now,
+    )
+    # Short waits ride on a countdown; a countdown longer than the broker's visibility
+    # timeout would be delivered twice, so long waits are left to the sweeper.
+    if delay < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] / 2:
+        publish.publish([email.pk], priority=email.priority, countdown=delay)
+
+
+def _log(email: Email, status: str, started: float, *, message_id: str = "", error: str = "") -> None:
+    level = logging.INFO if status in (Status.SENT, Status.QUEUED) else logging.ERROR
+    outcome = "sent successfully" if status == Status.SENT else status
+    if status == Status.QUEUED:
+        outcome = "retry scheduled"
+    logger.log(
+        level,
+        "email=%s kind=%s to=%s attempt=%d status=%s message_id=%s duration_ms=%.1f %s%s",
+        email.pk,
+        email.kind,
+        _mask(email.to),
+        email.attempts,
+        status,
+        message_id or "-",
+        (time.monotonic() - started) * 1000,
+        outcome,
+        f" error={error}" if error else "",
+    )
+
+
+def email_deliver(*, email_id: int) -> str | None:
+    """Try to deliver Email ``email_id`` once; return its new status, or None if not claimed.
+
+    - expired (past ``expires_at``) or suppressed addresses end without sending;
+    - success records the provider's message id and ``sent``;
+    - a transient error requeues with backoff until MAILER_MAX_ATTEMPTS, then ``failed``;
+    - a permanent error (or a render error) is ``failed`` at once.
+    """
+    email = _claim(email_id)
+    if email is None:
+        return None
+    started = time.monotonic()
+
+    if email.expires_at and email.expires_at <= timezone.now():
+        _finish(email, Status.EXPIRED, error="The link in this email expired before it could be sent.")
+        _log(email, Status.EXPIRED, started)
+        return Status.EXPIRED
+    if Suppression.objects.filter(address__iexact=email.to).exists():
+        _finish(email, Status.SUPPRESSED, error="Address is on the suppression list.")
+        _log(email, Status.SUPPRESSED, started)
+        return Status.SUPPRESSED
+
+    try:
+        message_id = transport.send(build_message(email))
+    except Exception as exc:
+        outcome = transport.classify(exc)
+        error = f"{outcome.code}: {outcome.detail}"[:2000]
+        if outcome.transient and email.attempts < settings.MAILER_MAX_ATTEMPTS:
+            _retry_later(email, backoff_delay(email.attempts, min_delay=outcome.min_delay), error)
+            _log(email, Status.QUEUED, started, error=error)
+            return Status.QUEUED
+        _finish(email, Status.FAILED, error=error)
+        _log(email, Status.FAILED, started, error=error)
+        return Status.FAILED
+
+    _finish(email, Status.SENT, message_id=message_id)
+    _log(email, Status.SENT, started, message_id=message_id)
+    return Status.SENT

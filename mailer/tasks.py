@@ -1,0 +1,11 @@
+"""Celery tasks of the mailer: thin adapters that take an id and call a service."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="mailer.deliver", ignore_result=True)
+def deliver(email_id: int) -> str | None:
+    """Deliver outbox row ``email_id`` (idempotent: see services.email_deliver)."""
+    return services.email_deliver(email_id=email_id)

@@ -1,0 +1,159 @@
+"""Sending one message through Django's email backend, and what its errors mean.
+
+One backend connection per worker thread, opened once and reused: django-ses builds
+a boto3 session and client per connection (tens of ms of CPU), and SMTP pays a
+handshake and a login. After an error the connection is dropped and the next send
+opens a fresh one.
+
+``classify`` turns whatever the backend raised into an Outcome: transient errors
+are worth another attempt later, permanent ones are not.
+"""
+
+import smtplib
+import socket
+import threading
+from dataclasses import dataclass
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+
+
+class NothingSent(Exception):
+    """The backend returned without error but reported zero messages sent."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    transient: bool
+    code: str
+    detail: str
+    # Wait at least this long before the next attempt (e.g. a daily quota).
+    min_delay: float = 0.0
+
+
+# SES error codes (v1 Query API and v2 REST API) worth another attempt.
+SES_TRANSIENT_CODES = {
+    "Throttling",  # v1: "Maximum sending rate exceeded." / "Daily message quota exceeded."
+    "ThrottlingException",
+    "TooManyRequestsException",  # v2 throttling
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServiceError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+}
+# SES error codes that no retry can fix.
+SES_PERMANENT_CODES = {
+    "MessageRejected",
+    "MailFromDomainNotVerified",
+    "MailFromDomainNotVerifiedException",
+    "ConfigurationSetDoesNotExist",
+    "ConfigurationSetDoesNotExistException",
+    "AccountSendingPausedException",
+    "ConfigurationSetSendingPausedException",
+    "SendingPausedException",
+    "InvalidParameterValue",
+    "BadRequestException",
+    "NotFoundException",
+    "AccountSuspendedException",
+}
+DAILY_QUOTA_DELAY = 15 * 60.0
+
+NETWORK_ERRORS = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+    smtplib.SMTPServerDisconnected,
+    socket.timeout,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _classify_client_error(exc: ClientError) -> Outcome:
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "Unknown")
+    message = error.get("Message", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in SES_TRANSIENT_CODES or status >= 500 or status == 429:
+        min_delay = DAILY_QUOTA_DELAY if "daily" in message.lower() else 0.0
+        return Outcome(True, code, message, min_delay)
+    # SES_PERMANENT_CODES and every other 4xx: the request itself is wrong.
+    return Outcome(False, code, message)
+
+
+def _classify_smtp_code(code: int, message: bytes | str) -> Outcome:
+    text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+    return Outcome(400 <= code < 500, f"SMTP {code}", text)
+
+
+def classify(exc: BaseException) -> Outcome:
+    """Map an exception raised while sending to a transient or permanent Outcome."""
+    if isinstance(exc, ClientError):
+        return _classify_client_error(exc)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        # Transient only if some recipient was refused with a 4xx.
+        outcomes = [_classify_smtp_code(c, m) for c, m in exc.recipients.values()]
+        return next((o for o in outcomes if o.transient), outcomes[0])
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _classify_smtp_code(exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, NETWORK_ERRORS):
+        return Outcome(True, type(exc).__name__, str(exc))
+    if isinstance(exc, NothingSent):
+        return Outcome(True, "NothingSent", str(exc))
+    return Outcome(False, type(exc).__name__, str(exc))
+
+
+_local = threading.local()
+
+
+def connection() -> BaseEmailBackend:
+    """This thread's open connection to settings.EMAIL_BACKEND."""
+    backend_path = settings.EMAIL_BACKEND
+    conn = getattr(_local, "connection", None)
+    if conn is None or _local.backend_path != backend_path:
+        reset_connection()
+        conn = get_connection(backend_path)
+        conn.open()
+        _local.connection, _local.backend_path = conn, backend_path
+    return conn
+
+
+def reset_connection() -> None:
+    """Close and forget this thread's connection (after an error, or a settings change)."""
+    conn = getattr(_local, "connection", None)
+    _local.connection = None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # a broken connection may fail to close; it is dropped anyway
+            pass
+
+
+def send(message: EmailMessage) -> str:
+    """Send ``message`` on this thread's connection; return the provider's message id.
+
+    Raises whatever the backend raised (see classify), or NothingSent.
+    """
+    conn = connection()
+    try:
+        sent = conn.send_messages([message])
+    except BaseException:
+        reset_connection()
+        raise
+    if not sent:
+        reset_connection()
+        raise NothingSent("The email backend reported that it sent nothing.")
+    # django-ses records SES's MessageId here; other backends keep our Message-ID.
+    return str(message.extra_headers.get("message_id") or message.extra_headers.get("Message-ID", ""))

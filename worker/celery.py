@@ -1,0 +1,33 @@
+"""Celery app configured from Django settings (namespace ``CELERY_``).
+
+JSON only, late acks, one prefetched message per process, and tasks that are
+requeued when their worker dies; the outbox row, not the message, decides what is
+sent, so a redelivered message is harmless.
+"""
+
+import os
+import sys
+
+from celery import Celery
+
+from . import queues
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "electnepal.settings")
+
+
+def _refuse_open_flower() -> None:
+    """Flower shows every task and worker: never serve it without basic auth."""
+    if "flower" in sys.argv[1:] and not os.environ.get("FLOWER_BASIC_AUTH"):
+        sys.exit("Refusing to start Flower without FLOWER_BASIC_AUTH=user:password in the environment.")
+
+
+_refuse_open_flower()
+
+app = Celery("electnepal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = queues.QUEUES
+app.conf.task_default_queue = queues.DEFAULT
+app.conf.task_routes = queues.ROUTES
+
+
+app.autodiscover_tasks()
