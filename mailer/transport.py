@@ -24,6 +24,8 @@ from botocore.exceptions import (
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 class NothingSent(Exception):
@@ -116,17 +118,26 @@ def classify(exc: BaseException) -> Outcome:
 
 
 _local = threading.local()
+# Bumped whenever a setting changes at run time (tests, mostly), so that every
+# thread's connection is rebuilt with the new backend, endpoint or credentials.
+_settings_generation = 0
+
+
+@receiver(setting_changed)
+def _on_setting_changed(**kwargs) -> None:
+    global _settings_generation
+    _settings_generation += 1
 
 
 def connection() -> BaseEmailBackend:
     """This thread's open connection to settings.EMAIL_BACKEND."""
-    backend_path = settings.EMAIL_BACKEND
     conn = getattr(_local, "connection", None)
-    if conn is None or _local.backend_path != backend_path:
+    if conn is None or _local.generation != _settings_generation:
         reset_connection()
-        conn = get_connection(backend_path)
+        generation = _settings_generation
+        conn = get_connection(settings.EMAIL_BACKEND)
         conn.open()
-        _local.connection, _local.backend_path = conn, backend_path
+        _local.connection, _local.generation = conn, generation
     return conn
 
 

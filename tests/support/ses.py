@@ -1,0 +1,110 @@
+"""A local SES endpoint for django-ses: moto in server mode, over real HTTP.
+
+moto cannot inject faults, so its WSGI app is wrapped in FaultInjector, which
+answers the next send requests with a chosen SES error before moto sees them.
+"""
+
+import collections
+import io
+import json
+import threading
+import urllib.request
+from email import message_from_string, policy
+from email.message import EmailMessage
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+# What SES answers for each fault: (HTTP status, headers, body).
+FAULTS = {
+    # SES v1 (Query API) throttling.
+    "throttling-v1": (
+        400,
+        [("Content-Type", "text/xml")],
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+        b"<Message>Maximum sending rate exceeded.</Message></Error><RequestId>fault</RequestId></ErrorResponse>",
+    ),
+    # SES v2 (REST API) throttling.
+    "throttling-v2": (
+        429,
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")],
+        json.dumps({"message": "Maximum sending rate exceeded."}).encode(),
+    ),
+    "unavailable": (503, [("Content-Type", "text/plain")], b"Service Unavailable"),
+    "rejected-v2": (
+        400,
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", "MessageRejected")],
+        json.dumps({"message": "Email address is not verified."}).encode(),
+    ),
+}
+
+
+def _is_send(environ) -> bool:
+    if environ["REQUEST_METHOD"] != "POST":
+        return False
+    if environ.get("PATH_INFO", "").endswith("/v2/email/outbound-emails"):
+        return True
+    # v1: the action is in the form body; read it and put it back for moto.
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return b"Action=SendRawEmail" in body or b"Action=SendEmail" in body
+
+
+class FaultInjector:
+    def __init__(self, app):
+        self.app = app
+        self._faults = collections.deque()
+        self._lock = threading.Lock()
+        self.send_requests = 0
+
+    def inject(self, fault: str, times: int = 1) -> None:
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.send_requests = 0
+
+    def __call__(self, environ, start_response):
+        if _is_send(environ):
+            with self._lock:
+                self.send_requests += 1
+                fault = self._faults.popleft() if self._faults else None
+            if fault:
+                status, headers, body = FAULTS[fault]
+                start_response(f"{status} Fault", headers + [("Content-Length", str(len(body)))])
+                return [body]
+        return self.app(environ, start_response)
+
+
+class LocalSES:
+    """moto's SES behind a FaultInjector, served on 127.0.0.1 in a thread."""
+
+    def __init__(self):
+        self.faults = FaultInjector(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server("127.0.0.1", 0, self.faults, threaded=True, request_handler=MotoRequestHandler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> "LocalSES":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+
+    def _call(self, path: str, data: bytes | None = None) -> bytes:
+        with urllib.request.urlopen(urllib.request.Request(self.url + path, data=data), timeout=10) as response:
+            return response.read()
+
+    def reset(self) -> None:
+        self._call("/moto-api/reset", data=b"")
+        self.faults.clear()
+
+    def sent(self) -> list[EmailMessage]:
+        """Every message SES accepted, parsed."""
+        data = json.loads(self._call("/moto-api/data.json"))
+        return [message_from_string(m["raw_data"], policy=policy.default) for m in data["ses"]["RawMessage"]]
