@@ -20,11 +20,16 @@ IF_REGISTERED = _(
 )
 
 
+def posted(request):
+    """The POST data of a POST (even an empty one), else None for an unbound form."""
+    return request.POST if request.method == "POST" else None
+
+
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="signup", key="ip", rate=limit("RATELIMIT_SIGNUP"), method="POST", block=True)
 @ratelimit(group="signup-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
 def signup(request):
-    form = SignupForm(request.POST or None)
+    form = SignupForm(posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -70,7 +75,7 @@ def verify_email(request, token):
 
 def _email_form_view(request, *, service, template: str):
     """Resend-verification and forgot-password: one field, one answer for every address."""
-    form = EmailAddressForm(request.POST or None)
+    form = EmailAddressForm(posted(request))
     if request.method == "POST" and form.is_valid():
         service(email=form.cleaned_data["email"])
         messages.success(request, IF_REGISTERED)
@@ -104,7 +109,7 @@ def reset_password(request, token):
     user = services.password_reset_user(token=token)
     if user is None:
         return _reset_link_dead(request)
-    form = SetPasswordForm(user, request.POST or None)
+    form = SetPasswordForm(user, posted(request))
     if request.method == "POST" and form.is_valid():
         if services.password_reset_complete(token=token, password=form.cleaned_data["password"]) is None:
             return _reset_link_dead(request)

@@ -9,7 +9,7 @@ import io
 import json
 import threading
 import urllib.request
-from email import message_from_string, policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -107,4 +107,5 @@ class LocalSES:
     def sent(self) -> list[EmailMessage]:
         """Every message SES accepted, parsed."""
         data = json.loads(self._call("/moto-api/data.json"))
-        return [message_from_string(m["raw_data"], policy=policy.default) for m in data["ses"]["RawMessage"]]
+        # moto keeps the MIME as text; parse the bytes so 8-bit UTF-8 bodies decode right.
+        return [message_from_bytes(m["raw_data"].encode(), policy=policy.default) for m in data["ses"]["RawMessage"]]

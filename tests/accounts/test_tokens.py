@@ -1,0 +1,113 @@
+"""Token lifetimes, single use, concurrency, and no raw token at rest."""
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import EmailVerification, PasswordResetToken, User
+from accounts.tokens import new_token, token_hash
+from mailer.models import Email
+
+from .helpers import PASSWORD, emails_to, link_in, signup
+
+NEW_PASSWORD = "pokhara-lakeside-2083"
+
+
+def make_user(**kwargs) -> User:
+    user = User(username=kwargs.pop("username", "ram"), email=kwargs.pop("email", "ram@example.com"), **kwargs)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def token_for(model, user, age: timedelta) -> uuid.UUID:
+    token = new_token()
+    model.objects.create(user=user, token_hash=token_hash(token), created_at=timezone.now() - age)
+    return token
+
+
+def test_token_has_122_random_bits_and_only_its_hash_is_stored(db):
+    token = new_token()
+    assert token.version == 4  # 122 of its 128 bits come from os.urandom
+    assert token_hash(token) == token_hash(str(token).upper()) and len(token_hash(token)) == 64
+    assert str(token) not in token_hash(token)
+
+
+@pytest.mark.parametrize("age,verified", [(timedelta(hours=72) - timedelta(seconds=1), True), (timedelta(hours=72) + timedelta(seconds=1), False)])
+def test_verification_link_lives_72_hours(db, age, verified):
+    user = make_user(is_active=False)
+    token = token_for(EmailVerification, user, age)
+    response = Client().post(f"/auth/verify-email/{token}/")
+    user.refresh_from_db()
+    assert user.is_active is verified
+    assert response["Location"] == ("/auth/login/" if verified else "/auth/resend-verification/")
+
+
+@pytest.mark.parametrize("age,live", [(timedelta(hours=24) - timedelta(seconds=1), True), (timedelta(hours=24) + timedelta(seconds=1), False)])
+def test_reset_link_lives_24_hours(db, age, live):
+    token = token_for(PasswordResetToken, make_user(), age)
+    response = Client().get(f"/auth/reset-password/{token}/")
+    if live:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 302 and response["Location"] == "/auth/forgot-password/"
+
+
+def test_unknown_tokens(db):
+    unknown = uuid.uuid4()
+    verify = Client().post(f"/auth/verify-email/{unknown}/")
+    assert verify.status_code == 302 and verify["Location"] == "/auth/login/"
+    reset = Client().get(f"/auth/reset-password/{unknown}/")
+    assert reset.status_code == 302 and reset["Location"] == "/auth/forgot-password/"
+
+
+def test_two_concurrent_resets_with_one_token_one_wins(transactional_db):
+    user = make_user()
+    token = token_for(PasswordResetToken, user, timedelta(0))
+    barrier = threading.Barrier(2)
+    locations = []
+
+    def post(password):
+        barrier.wait()
+        response = Client().post(f"/auth/reset-password/{token}/", {"password": password, "password_confirm": password})
+        locations.append(response["Location"])
+
+    threads = [threading.Thread(target=post, args=(p,)) for p in (NEW_PASSWORD, NEW_PASSWORD + "-other")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(locations) == ["/auth/forgot-password/", "/auth/login/"]
+    assert Email.objects.filter(template="accounts/email/password_changed").count() == 1
+
+
+def _every_table_as_text() -> str:
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT t::text FROM "{table}" t')
+            chunks.extend(row[0] for row in cursor.fetchall())
+    return "\n".join(chunks).lower()
+
+
+def test_raw_tokens_are_in_no_table_and_no_log(e2e, ses, settings):
+    client = Client()
+    signup(client)
+    verify_path = link_in(emails_to(ses, "sita@example.com", "Confirm")[0])
+    client.post(verify_path)
+    client.post("/auth/forgot-password/", {"email": "sita@example.com"})
+    reset_path = link_in(emails_to(ses, "sita@example.com", "Reset")[0])
+    # Before the reset is used, while its email row still exists.
+    tokens = [verify_path.split("/")[-2], reset_path.split("/")[-2]]
+    dump = _every_table_as_text()
+    log = (settings.LOG_DIR / "email.log").read_text().lower()
+    for token in tokens:
+        for form in (token, token.replace("-", "")):
+            assert form not in dump
+            assert form not in log
+    assert Email.objects.count() == 3 and not Email.objects.exclude(secret_context="").exists()
