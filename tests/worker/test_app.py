@@ -1,0 +1,53 @@
+"""The Celery app's configuration, as the workers, beat and Flower see it."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+from worker import app, queues
+
+
+def test_json_only_late_acks_and_one_prefetched_message():
+    conf = app.conf
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+
+
+def test_a_worker_without_q_consumes_every_queue_the_mailer_uses():
+    consumed = set(app.amqp.queues)  # what `celery -A worker worker` consumes without -Q
+    assert set(settings.MAILER_QUEUES.values()) <= consumed
+    assert queues.DEFAULT in consumed
+    assert app.amqp.router.route({}, "mailer.deliver")["queue"].name == queues.BULK
+
+
+def test_deliver_task_is_registered_and_takes_only_an_id():
+    import inspect
+
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery
+    task = app.tasks["mailer.deliver"]
+    assert list(inspect.signature(task.run).parameters) == ["email_id"]
+
+
+def test_botocore_retries_are_off():
+    # Retrying happens in one place, the outbox; botocore would resend after a timeout.
+    assert settings.AWS_SES_CONFIG.retries["total_max_attempts"] == 1
+    assert settings.AWS_SES_AUTO_THROTTLE is None
+
+
+def test_flower_refuses_to_start_without_basic_auth():
+    env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker", "flower"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=settings.BASE_DIR,
+    )
+    assert result.returncode != 0
+    assert "FLOWER_BASIC_AUTH" in result.stderr
