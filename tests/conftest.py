@@ -35,6 +35,12 @@ def wait_for(predicate, *, timeout: float = 15.0, interval: float = 0.02, messag
         time.sleep(interval)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_email_log():
+    """Row ids restart with each test database: start each session with an empty log."""
+    (django_settings.LOG_DIR / "email.log").write_text("")
+
+
 @pytest.fixture(scope="session")
 def redis_client():
     client = redis.Redis.from_url(django_settings.REDIS_URL)

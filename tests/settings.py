@@ -6,6 +6,7 @@ environment does not say is filled in here.
 
 import os
 
+os.environ["READ_DOT_ENV"] = "false"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/electnepal")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("SECRET_KEY", "tests-only-key")

@@ -51,7 +51,7 @@ def test_each_attempt_is_logged(e2e, ses, settings):
     email = queue()
     wait_final(email)
     log = (settings.LOG_DIR / "email.log").read_text()
-    line = next(line for line in log.splitlines() if f"email={email.pk} " in line)
+    (line,) = [line for line in log.splitlines() if f"email={email.pk} " in line]
     assert "sent successfully" in line and "kind=welcome" in line
     assert "sita@example.com" not in line  # masked
 

@@ -1,0 +1,33 @@
+# One image for web, worker, beat and Flower (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DJANGO_SETTINGS_MODULE=electnepal.settings
+
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
+
+WORKDIR /app
+
+# Dependencies first, so code changes reuse this layer.
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+# Code stays root-owned (read-only for the app user).
+COPY . .
+# settings.py writes under var/ (SQLite, static files) and logs/ (email.log).
+RUN mkdir -p var logs && chown app:app var logs
+
+# Numeric, so a runtime can check it is not root (e.g. runAsNonRoot).
+USER 10001:10001
+
+# Static files into var/static (STATIC_ROOT). Needs no database or Redis; the
+# throwaway key only lets settings import and is not used at run time.
+RUN SECRET_KEY=build-only DEBUG=false python manage.py collectstatic --noinput
+
+EXPOSE 8000
+# Worker processes: set WEB_CONCURRENCY (gunicorn reads it); default 1.
+CMD ["gunicorn", "electnepal.wsgi:application", "--bind", "0.0.0.0:8000"]

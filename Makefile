@@ -1,0 +1,47 @@
+# ElectNepal mail: developer entry points.
+#
+#   make test    fresh clone -> venv + install + Redis/PostgreSQL + pytest (what CI runs)
+#   make run     web + worker + beat + Flower in the foreground (bin/run)
+#   make clean   remove the venv and the local SQLite database
+#
+# PYTEST_ARGS is passed to pytest, e.g. `make test PYTEST_ARGS="-x -k outbox"`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+VENV := .venv
+STAMP := $(VENV)/.installed
+# Python 3.11 where it is on PATH (the project's target), else whatever python3 is.
+PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: venv services test run bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "error: neither python3.11 nor python3 is on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -r requirements-dev.txt
+	$(VENV)/bin/pip check
+	touch $@
+
+services:
+	bin/ensure-services
+
+# No `|| true` anywhere: pytest's exit code 5 (no tests collected) fails `make test`.
+test: venv services
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+run: venv
+	bin/run
+
+bench:
+	@if [ -f bench/__main__.py ]; then \
+		$(MAKE) --no-print-directory venv && $(VENV)/bin/python -m bench; \
+	else \
+		echo "no benchmarks yet"; \
+	fi
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3
