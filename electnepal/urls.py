@@ -8,6 +8,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("auth/", include("accounts.urls")),
     path("candidates/", include("candidates.urls")),
+    path("mailer/", include("mailer.urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz.healthz, name="healthz"),
 ]

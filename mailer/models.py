@@ -38,8 +38,16 @@ class Email(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True, help_text="End of the current claim.")
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this time.")
 
+    # When a delivery task was last published for this row; NULL means none is
+    # pending in the broker, so the sweeper must publish one when the row is due.
+    published_at = models.DateTimeField(null=True, blank=True)
+
     message_id = models.CharField(max_length=255, blank=True, default="", help_text="Provider message id.")
     last_error = models.TextField(blank=True, default="")
+    # One entry per failed attempt: {"attempt", "at", "error", "transient"}.
+    errors = models.JSONField(default=list, blank=True)
+    # What SES reported after accepting it (SNS events): delivered, bounced, complained.
+    delivery_status = models.CharField(max_length=12, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -55,6 +63,7 @@ class Email(models.Model):
                 condition=models.Q(status__in=["queued", "sending"]),
             ),
             models.Index(fields=["created_at"], name="mailer_email_created_idx"),
+            models.Index(fields=["message_id"], name="mailer_email_message_id_idx"),
         ]
 
     def __str__(self) -> str:
@@ -83,3 +92,28 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} ({self.reason})"
+
+
+class EmailEvent(models.Model):
+    """A notification from SES (via SNS) about a sent email: delivery, bounce, complaint."""
+
+    class Type(models.TextChoices):
+        DELIVERY = "delivery", "Delivery"
+        BOUNCE = "bounce", "Bounce"
+        COMPLAINT = "complaint", "Complaint"
+
+    email = models.ForeignKey(Email, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    message_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=12, choices=Type.choices)
+    # For bounces: Permanent / Transient / Undetermined; for complaints: the feedback type.
+    subtype = models.CharField(max_length=50, blank=True, default="")
+    recipient = models.EmailField(max_length=254, blank=True, default="")
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["message_id"], name="mailer_event_message_id_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.recipient} ({self.message_id})"
