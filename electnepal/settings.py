@@ -191,6 +191,16 @@ MAILER_RETRY_BASE_SECONDS = env.float("MAILER_RETRY_BASE_SECONDS", default=10.0)
 MAILER_RETRY_CAP_SECONDS = env.float("MAILER_RETRY_CAP_SECONDS", default=900.0)
 # A claim older than this is considered abandoned (worker killed mid-send).
 MAILER_LEASE_SECONDS = env.int("MAILER_LEASE_SECONDS", default=120)
+# Stay this fraction below MAILER_MAX_SEND_RATE: jitter between workers and SES.
+MAILER_RATE_HEADROOM = env.float("MAILER_RATE_HEADROOM", default=0.03)
+MAILER_QUOTA_WINDOW_SECONDS = env.int("MAILER_QUOTA_WINDOW_SECONDS", default=24 * 3600)
+# A worker thread waits this long at most for a send slot; longer waits (a used-up
+# 24 h quota) put the email back in the outbox with a later next_attempt_at.
+MAILER_LIMIT_MAX_SLEEP_SECONDS = env.float("MAILER_LIMIT_MAX_SLEEP_SECONDS", default=10.0)
+# The sweeper publishes again a due row whose last message is older than this
+# (a message lost with a Redis restart); rows with no message are published at once.
+MAILER_REPUBLISH_AFTER_SECONDS = env.int("MAILER_REPUBLISH_AFTER_SECONDS", default=900)
+MAILER_SWEEP_BATCH = env.int("MAILER_SWEEP_BATCH", default=2000)
 MAILER_QUEUES = {"high": "mail.high", "bulk": "mail.bulk"}
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 
@@ -222,6 +232,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Long waits live in Email.next_attempt_at, so no message should outlive this.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "socket_connect_timeout": 2,
+    # Consume queues in the order the worker lists them: mail.high before mail.bulk.
+    "queue_order_strategy": "priority",
     "socket_timeout": 5,
 }
 # A publish that fails at commit time must not hang the request: the row stays

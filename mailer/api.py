@@ -79,6 +79,7 @@ def enqueue(
             context=context or {},
             secret_context=ciphertext,
             next_attempt_at=now,
+            published_at=now,  # cleared if the publish at commit fails
             expires_at=expires_at,
         )
         for address in addresses

@@ -13,10 +13,10 @@ from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
-from . import publish, rendering, secrets, transport
+from . import limiter, publish, rendering, secrets, transport
 from .models import Email, Suppression
 
 logger = logging.getLogger("mailer.email")
@@ -69,33 +69,51 @@ def build_message(email: Email) -> EmailMultiAlternatives:
 
 
 def _finish(email: Email, status: str, *, message_id: str = "", error: str = "") -> None:
-    """Record a final state and erase the context, secrets first."""
+    """Record a final state and erase the context, secrets included."""
     now = timezone.now()
-    Email.objects.filter(pk=email.pk, status=Status.SENDING).update(
-        status=status,
-        message_id=message_id,
-        last_error=error,
-        sent_at=now if status == Status.SENT else None,
-        lease_expires_at=None,
-        context={},
-        secret_context="",
-        updated_at=now,
-    )
+    fields = {
+        "status": status,
+        "message_id": message_id,
+        "last_error": error,
+        "sent_at": now if status == Status.SENT else None,
+        "lease_expires_at": None,
+        "context": {},
+        "secret_context": "",
+        "updated_at": now,
+    }
+    if error:
+        fields["errors"] = [*email.errors, _error_entry(email, error, transient=False)]
+    Email.objects.filter(pk=email.pk, status=Status.SENDING).update(**fields)
 
 
-def _retry_later(email: Email, delay: float, error: str) -> None:
+def _requeue(email: Email, delay: float, *, error: str = "", transient_attempt: bool = True) -> None:
+    """Put a claimed row back to ``queued``, due in ``delay`` seconds.
+
+    ``transient_attempt``: the attempt failed and counts; otherwise (no send slot)
+    the attempt is given back.
+    """
     now = timezone.now()
-    Email.objects.filter(pk=email.pk, status=Status.SENDING).update(
-        status=Status.QUEUED,
-        next_attempt_at=now + timedelta(seconds=delay),
-        lease_expires_at=None,
-        last_error=error,
-        updated_at=now,
-    )
-    # Short waits ride on a countdown; a countdown longer than the broker's visibility
-    # timeout would be delivered twice, so long waits are left to the sweeper.
-    if delay < settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] / 2:
+    short = delay < publish.max_countdown()
+    fields = {
+        "status": Status.QUEUED,
+        "next_attempt_at": now + timedelta(seconds=delay),
+        "lease_expires_at": None,
+        # A short wait rides on a countdown message; a long one waits for the sweeper.
+        "published_at": now if short else None,
+        "updated_at": now,
+    }
+    if transient_attempt:
+        fields["last_error"] = error
+        fields["errors"] = [*email.errors, _error_entry(email, error, transient=True)]
+    else:
+        fields["attempts"] = F("attempts") - 1
+    Email.objects.filter(pk=email.pk, status=Status.SENDING).update(**fields)
+    if short:
         publish.publish([email.pk], priority=email.priority, countdown=delay)
+
+
+def _error_entry(email: Email, error: str, *, transient: bool) -> dict:
+    return {"attempt": email.attempts, "at": timezone.now().isoformat(), "error": error, "transient": transient}
 
 
 def _log(email: Email, status: str, started: float, *, message_id: str = "", error: str = "") -> None:
@@ -141,12 +159,22 @@ def email_deliver(*, email_id: int) -> str | None:
         return Status.SUPPRESSED
 
     try:
-        message_id = transport.send(build_message(email))
+        message = build_message(email)
+        # Open (or reuse) the connection before taking a send slot, so that the time
+        # between the slot and SES receiving the call is only the call itself.
+        transport.connection()
+        quota_wait = limiter.wait_for_slot(high_priority=email.priority == Email.Priority.HIGH)
+        if quota_wait:
+            # Over the 24 h quota: wait in the outbox, without spending an attempt.
+            _requeue(email, quota_wait, transient_attempt=False)
+            _log(email, Status.QUEUED, started, error=f"24 h quota used up, next try in {quota_wait:.0f} s")
+            return Status.QUEUED
+        message_id = transport.send(message)
     except Exception as exc:
         outcome = transport.classify(exc)
         error = f"{outcome.code}: {outcome.detail}"[:2000]
         if outcome.transient and email.attempts < settings.MAILER_MAX_ATTEMPTS:
-            _retry_later(email, backoff_delay(email.attempts, min_delay=outcome.min_delay), error)
+            _requeue(email, backoff_delay(email.attempts, min_delay=outcome.min_delay), error=error)
             _log(email, Status.QUEUED, started, error=error)
             return Status.QUEUED
         _finish(email, Status.FAILED, error=error)
@@ -156,3 +184,39 @@ def email_deliver(*, email_id: int) -> str | None:
     _finish(email, Status.SENT, message_id=message_id)
     _log(email, Status.SENT, started, message_id=message_id)
     return Status.SENT
+
+
+def email_sweep() -> dict[str, int]:
+    """Make sure every due email has a delivery task on its way; return counts.
+
+    - Claims whose lease ran out (a worker killed mid-send) go back to ``queued``.
+    - Due ``queued`` rows with no message in the broker (the publish failed, or the
+      wait was too long for a countdown), or whose last message is older than
+      MAILER_REPUBLISH_AFTER_SECONDS (lost with a Redis restart), are published.
+    A duplicate message is harmless: the claim lets only one through.
+    """
+    now = timezone.now()
+    reclaimed = Email.objects.filter(status=Status.SENDING, lease_expires_at__lt=now).update(
+        status=Status.QUEUED,
+        next_attempt_at=now,
+        lease_expires_at=None,
+        published_at=None,
+        last_error="Lease expired: the worker stopped before recording an outcome.",
+        updated_at=now,
+    )
+    stale = now - timedelta(seconds=settings.MAILER_REPUBLISH_AFTER_SECONDS)
+    due = list(
+        Email.objects.filter(status=Status.QUEUED, next_attempt_at__lte=now)
+        .filter(Q(published_at__isnull=True) | Q(published_at__lt=stale))
+        .order_by("next_attempt_at")
+        .values_list("pk", "priority")[: settings.MAILER_SWEEP_BATCH]
+    )
+    Email.objects.filter(pk__in=[pk for pk, _ in due]).update(published_at=now)
+    published = 0
+    for priority in Email.Priority.values:
+        ids = [pk for pk, p in due if p == priority]
+        if ids:
+            published += publish.publish(ids, priority=priority)
+    if reclaimed or due:
+        logger.info("sweep: reclaimed=%d due=%d published=%d", reclaimed, len(due), published)
+    return {"reclaimed": reclaimed, "due": len(due), "published": published}

@@ -9,3 +9,9 @@ from . import services
 def deliver(email_id: int) -> str | None:
     """Deliver outbox row ``email_id`` (idempotent: see services.email_deliver)."""
     return services.email_deliver(email_id=email_id)
+
+
+@shared_task(name="mailer.sweep", ignore_result=True)
+def sweep() -> dict[str, int]:
+    """Beat, every 30 s: republish due rows, take back expired claims."""
+    return services.email_sweep()

@@ -14,6 +14,8 @@ import socket
 import threading
 from dataclasses import dataclass
 
+import redis
+
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -69,7 +71,7 @@ SES_PERMANENT_CODES = {
     "NotFoundException",
     "AccountSuspendedException",
 }
-DAILY_QUOTA_DELAY = 15 * 60.0
+DAILY_QUOTA_DELAY = 15 * 60.0  # SES frees the quota gradually: minutes, not seconds
 
 NETWORK_ERRORS = (
     EndpointConnectionError,
@@ -80,6 +82,9 @@ NETWORK_ERRORS = (
     socket.timeout,
     ConnectionError,
     TimeoutError,
+    # The limiter's Redis: no slot could be reserved, so nothing was sent.
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
 )
 
 

@@ -17,6 +17,9 @@ os.environ.setdefault("AWS_SES_REGION_NAME", "us-east-1")
 # Retries in milliseconds rather than minutes, so a retried email arrives within a test.
 os.environ.setdefault("MAILER_RETRY_BASE_SECONDS", "0.05")
 os.environ.setdefault("MAILER_RETRY_CAP_SECONDS", "0.2")
+# The limiter is on in every test, with a rate that does not slow the suite down;
+# the tests of the limiter set their own.
+os.environ.setdefault("MAILER_MAX_SEND_RATE", "1000")
 os.environ.setdefault("LOG_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-logs"))
 
 from electnepal.settings import *  # noqa: E402,F403

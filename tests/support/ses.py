@@ -7,7 +7,9 @@ answers the next send requests with a chosen SES error before moto sees them.
 import collections
 import io
 import json
+import random
 import threading
+import time
 import urllib.request
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -29,6 +31,11 @@ FAULTS = {
         429,
         [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")],
         json.dumps({"message": "Maximum sending rate exceeded."}).encode(),
+    ),
+    "daily-quota-v2": (
+        429,
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")],
+        json.dumps({"message": "Daily message quota exceeded."}).encode(),
     ),
     "unavailable": (503, [("Content-Type", "text/plain")], b"Service Unavailable"),
     "rejected-v2": (
@@ -52,30 +59,62 @@ def _is_send(environ) -> bool:
 
 
 class FaultInjector:
+    """Answers send requests with queued faults, random faults at set rates, or a delay.
+
+    ``accepted_at`` holds the wall-clock time of every send handed to moto.
+    """
+
     def __init__(self, app):
         self.app = app
-        self._faults = collections.deque()
         self._lock = threading.Lock()
-        self.send_requests = 0
+        self.clear()
 
     def inject(self, fault: str, times: int = 1) -> None:
         with self._lock:
             self._faults.extend([fault] * times)
 
+    def set_rates(self, *, seed: int = 0, **rates: float) -> None:
+        """Answer each send with fault F with probability rates[F] (e.g. throttling_v2=0.3)."""
+        with self._lock:
+            self._rates = {name.replace("_", "-"): p for name, p in rates.items()}
+            self._random = random.Random(seed)
+
     def clear(self) -> None:
         with self._lock:
-            self._faults.clear()
+            self._faults = collections.deque()
+            self._rates = {}
+            self._random = random.Random(0)
+            self.delay = 0.0
             self.send_requests = 0
+            self.faults_answered = collections.Counter()
+            self.accepted_at: list[float] = []
+
+    def _pick(self) -> str | None:
+        if self._faults:
+            return self._faults.popleft()
+        draw = self._random.random()
+        for fault, probability in self._rates.items():
+            if draw < probability:
+                return fault
+            draw -= probability
+        return None
 
     def __call__(self, environ, start_response):
         if _is_send(environ):
+            arrived = time.time()
             with self._lock:
                 self.send_requests += 1
-                fault = self._faults.popleft() if self._faults else None
+                fault = self._pick()
+                if fault:
+                    self.faults_answered[fault] += 1
+            if self.delay:
+                time.sleep(self.delay)  # SES taking its time
             if fault:
                 status, headers, body = FAULTS[fault]
                 start_response(f"{status} Fault", headers + [("Content-Length", str(len(body)))])
                 return [body]
+            with self._lock:
+                self.accepted_at.append(arrived)
         return self.app(environ, start_response)
 
 
