@@ -36,17 +36,32 @@ def _user_context(user: User) -> dict:
     return {"first_name": user.first_name, "username": user.get_username()}
 
 
-def _queue_verification(user: User) -> None:
+def _queue_link_email(user: User, *, token_model, template: str, viewname: str, link_name: str) -> None:
+    """Create a one-time token of ``token_model`` and queue ``template`` with its link.
+
+    The link (with the raw token) travels only in the email's encrypted secret
+    context; the email expires with the token, so a late send carries no dead link.
+    """
     token = new_token()
-    verification = EmailVerification.objects.create(user=user, token_hash=token_hash(token))
+    record = token_model.objects.create(user=user, token_hash=token_hash(token))
     mail.enqueue(
-        template=TEMPLATE_VERIFICATION,
+        template=template,
         to=user.email,
         language=user.preferred_language,
         priority=mail.Priority.HIGH,
-        context={**_user_context(user), "ttl_hours": settings.ACCOUNTS_VERIFICATION_TTL_HOURS},
-        secret_context={"verify_url": site_url("accounts:verify-email", token)},
-        expires_at=verification.expires_at,
+        context={**_user_context(user), "ttl_hours": int(token_model.ttl().total_seconds() // 3600)},
+        secret_context={link_name: site_url(viewname, token)},
+        expires_at=record.expires_at,
+    )
+
+
+def _queue_verification(user: User) -> None:
+    _queue_link_email(
+        user,
+        token_model=EmailVerification,
+        template=TEMPLATE_VERIFICATION,
+        viewname="accounts:verify-email",
+        link_name="verify_url",
     )
 
 
@@ -171,16 +186,12 @@ def password_reset_request(*, email: str) -> None:
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             return
-        token = new_token()
-        reset = PasswordResetToken.objects.create(user=user, token_hash=token_hash(token))
-        mail.enqueue(
+        _queue_link_email(
+            user,
+            token_model=PasswordResetToken,
             template=TEMPLATE_PASSWORD_RESET,
-            to=user.email,
-            language=user.preferred_language,
-            priority=mail.Priority.HIGH,
-            context={**_user_context(user), "ttl_hours": settings.ACCOUNTS_PASSWORD_RESET_TTL_HOURS},
-            secret_context={"reset_url": site_url("accounts:reset-password", token)},
-            expires_at=reset.expires_at,
+            viewname="accounts:reset-password",
+            link_name="reset_url",
         )
 
 

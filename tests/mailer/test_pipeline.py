@@ -172,3 +172,18 @@ def test_email_past_its_expiry_is_not_sent(e2e, ses):
     done = wait_final(queue(expires_at=timezone.now()))
     assert done.status == Email.Status.EXPIRED
     assert ses.faults.send_requests == 0
+
+
+def test_one_connection_and_boto3_client_per_thread(transactional_db, ses):
+    from mailer import transport
+
+    emails = [
+        Email.objects.create(template=TEMPLATE, to=f"reuse{i}@example.com", context=CONTEXT, next_attempt_at=timezone.now())
+        for i in range(3)
+    ]
+    clients = []
+    for email in emails:
+        assert services.email_deliver(email_id=email.pk) == Email.Status.SENT
+        clients.append(transport.connection().connection)  # django-ses's boto3 client
+    assert clients[0] is clients[1] is clients[2]
+    assert len(ses.sent()) == 3

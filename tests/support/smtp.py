@@ -1,12 +1,13 @@
 """A real SMTP sink (aiosmtpd) that keeps what it receives, and can refuse with a code."""
 
 import collections
-import socket
 import threading
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+
+from .processes import free_port
 
 
 class SinkHandler:
@@ -23,16 +24,10 @@ class SinkHandler:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class SMTPSink:
     def __init__(self):
         self.handler = SinkHandler()
-        self.port = _free_port()
+        self.port = free_port()
         self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> "SMTPSink":
