@@ -51,12 +51,13 @@ def prepare_database() -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT, env={**os.environ, **ENV})
 
 
-def start_ses(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def start_ses(port: int, kind: str) -> subprocess.Popen:
+    command = (
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        if kind == "moto"
+        else [sys.executable, "-m", "tests.support.fake_ses", str(port), "/dev/null"]
     )
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import boto3
 
     client = boto3.client(
@@ -132,6 +133,8 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--ses-port", type=int, default=5799)
+    parser.add_argument("--ses", choices=["moto", "fake"], default="moto",
+                        help="moto (stores every message) or a minimal fake that only answers")
     args = parser.parse_args()
 
     os.environ.update(ENV)
@@ -142,7 +145,7 @@ def main() -> None:
 
     redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()
     prepare_database()
-    ses = start_ses(args.ses_port)
+    ses = start_ses(args.ses_port, args.ses)
     try:
         inserts, timings = measure_enqueue(args.emails)
         rate, cpu_ms, sent = measure_delivery(args.emails, args.concurrency, timeout=max(120, args.emails / 5))
@@ -155,7 +158,7 @@ def main() -> None:
         ("enqueue() inside the caller's transaction, median", f"{statistics.median(inserts):.0f} µs"),
         ("enqueue + commit + publish, median", f"{statistics.median(timings):.0f} µs"),
         ("enqueue + commit + publish, p99", f"{percentile(timings, 0.99):.0f} µs"),
-        (f"one worker (threads × {args.concurrency}) → django-ses → moto", f"{rate:.1f} emails/s"),
+        (f"one worker (threads × {args.concurrency}) → django-ses → {args.ses}", f"{rate:.1f} emails/s"),
         ("worker CPU per email", f"{cpu_ms:.1f} ms"),
         ("sent", f"{sent}/{args.emails}"),
     ]
