@@ -20,6 +20,10 @@ os.environ.setdefault("MAILER_RETRY_CAP_SECONDS", "0.2")
 # The limiter is on in every test, with a rate that does not slow the suite down;
 # the tests of the limiter set their own.
 os.environ.setdefault("MAILER_MAX_SEND_RATE", "1000")
+# Worker threads close their connections after each task, so that the test
+# database can be flushed and dropped.
+os.environ.setdefault("CONN_MAX_AGE", "0")
+os.environ.setdefault("CELERY_DB_REUSE_MAX", "0")
 os.environ.setdefault("LOG_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-logs"))
 
 from electnepal.settings import *  # noqa: E402,F403

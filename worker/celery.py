@@ -8,7 +8,7 @@ sent, so a redelivered message is harmless.
 import os
 import sys
 
-from celery import Celery
+from celery import Celery, signals
 
 from . import queues
 
@@ -31,3 +31,11 @@ app.conf.task_routes = queues.ROUTES
 
 
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def _drop_unusable_db_connections(**kwargs) -> None:
+    """Django does this around each request; a worker thread needs it around each task."""
+    from django.db import close_old_connections
+
+    close_old_connections()
