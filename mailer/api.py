@@ -19,11 +19,21 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import publish, secrets
+from .batches import BATCH_SIZE, Progress, delete_in_batches
 from .models import Email
+from .retention import email_retention_purge
 
 Priority = Email.Priority
 
-__all__ = ["Email", "Priority", "enqueue"]
+__all__ = [
+    "BATCH_SIZE",
+    "Email",
+    "Priority",
+    "Progress",
+    "delete_in_batches",
+    "email_retention_purge",
+    "enqueue",
+]
 
 
 def _clean_address(address: str) -> str:
