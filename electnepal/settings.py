@@ -119,6 +119,9 @@ ACCOUNTS_VERIFICATION_TTL_HOURS = env.int("ACCOUNTS_VERIFICATION_TTL_HOURS", def
 ACCOUNTS_PASSWORD_RESET_TTL_HOURS = env.int("ACCOUNTS_PASSWORD_RESET_TTL_HOURS", default=24)
 # At most one verification email per address in this window (resend).
 ACCOUNTS_RESEND_INTERVAL_SECONDS = env.int("ACCOUNTS_RESEND_INTERVAL_SECONDS", default=180)
+# The nightly cleanup deletes accounts never verified after this many days, so the
+# address can sign up again (0 keeps them).
+ACCOUNTS_UNVERIFIED_USER_DAYS = env.int("ACCOUNTS_UNVERIFIED_USER_DAYS", default=30)
 # Link scanners fetch every URL in an email; activation needs a POST unless this is on.
 VERIFY_EMAIL_ON_GET = env.bool("VERIFY_EMAIL_ON_GET", default=False)
 
@@ -204,6 +207,9 @@ MAILER_LIMIT_MAX_SLEEP_SECONDS = env.float("MAILER_LIMIT_MAX_SLEEP_SECONDS", def
 # (a message lost with a Redis restart); rows with no message are published at once.
 MAILER_REPUBLISH_AFTER_SECONDS = env.int("MAILER_REPUBLISH_AFTER_SECONDS", default=900)
 MAILER_SWEEP_BATCH = env.int("MAILER_SWEEP_BATCH", default=2000)
+# Emails in a final state are kept this many days for the log and mailstats, then
+# deleted by the nightly cleanup (0 keeps them).
+MAILER_RETENTION_DAYS = env.int("MAILER_RETENTION_DAYS", default=90)
 MAILER_QUEUES = {"high": "mail.high", "bulk": "mail.bulk"}
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 
