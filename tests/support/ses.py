@@ -88,6 +88,19 @@ class FaultInjector:
             self.send_requests = 0
             self.faults_answered = collections.Counter()
             self.accepted_at: list[float] = []
+            self._answers: dict[tuple[str, str], tuple[int, list, bytes]] = {}
+
+    def answer(self, method: str, path: str, status: int, body: dict, error_type: str = "") -> None:
+        """Answer every ``method path`` request with this JSON, before moto sees it.
+
+        For the SES v2 calls moto does not implement (GetAccount) and for errors of
+        calls other than sends (refused credentials).
+        """
+        headers = [("Content-Type", "application/json")]
+        if error_type:
+            headers.append(("x-amzn-ErrorType", error_type))
+        with self._lock:
+            self._answers[(method, path)] = (status, headers, json.dumps(body).encode())
 
     def _pick(self) -> str | None:
         if self._faults:
@@ -100,6 +113,11 @@ class FaultInjector:
         return None
 
     def __call__(self, environ, start_response):
+        answer = self._answers.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")))
+        if answer:
+            status, headers, body = answer
+            start_response(f"{status} Answer", headers + [("Content-Length", str(len(body)))])
+            return [body]
         if _is_send(environ):
             arrived = time.time()
             with self._lock:
