@@ -103,7 +103,11 @@ class EmailEvent(models.Model):
         COMPLAINT = "complaint", "Complaint"
 
     email = models.ForeignKey(Email, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
-    message_id = models.CharField(max_length=255)
+    message_id = models.CharField(max_length=255)  # SES message id, as in Email.message_id
+    # The MessageId of the SNS notification this row came from. SNS delivers at least
+    # once and a redelivery keeps its MessageId: the unique constraint below makes a
+    # redelivered notification add nothing. Empty for rows not made from SNS.
+    sns_message_id = models.CharField(max_length=100, blank=True, default="")
     type = models.CharField(max_length=12, choices=Type.choices)
     # For bounces: Permanent / Transient / Undetermined; for complaints: the feedback type.
     subtype = models.CharField(max_length=50, blank=True, default="")
@@ -114,6 +118,14 @@ class EmailEvent(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["message_id"], name="mailer_event_message_id_idx")]
+        constraints = [
+            # One row per recipient of a notification (a bounce may name several).
+            models.UniqueConstraint(
+                fields=["sns_message_id", "recipient"],
+                condition=~models.Q(sns_message_id=""),
+                name="mailer_event_sns_message_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.recipient} ({self.message_id})"
