@@ -16,7 +16,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import limiter, publish, rendering, secrets, transport
+from . import limiter, metrics, publish, rendering, secrets, transport
 from .models import Email, Suppression
 
 logger = logging.getLogger("mailer.email")
@@ -163,13 +163,18 @@ def email_deliver(*, email_id: int) -> str | None:
         # Open (or reuse) the connection before taking a send slot, so that the time
         # between the slot and SES receiving the call is only the call itself.
         transport.connection()
-        quota_wait = limiter.wait_for_slot(high_priority=email.priority == Email.Priority.HIGH)
+        quota_wait = limiter.wait_for_slot(
+            high_priority=email.priority == Email.Priority.HIGH, sleep=metrics.limiter_sleep
+        )
         if quota_wait:
             # Over the 24 h quota: wait in the outbox, without spending an attempt.
             _requeue(email, quota_wait, transient_attempt=False)
             _log(email, Status.QUEUED, started, error=f"24 h quota used up, next try in {quota_wait:.0f} s")
             return Status.QUEUED
+        send_started = time.monotonic()
         message_id = transport.send(message)
+        send_seconds = time.monotonic() - send_started
+        latency = (timezone.now() - email.created_at).total_seconds()
     except Exception as exc:
         outcome = transport.classify(exc)
         error = f"{outcome.code}: {outcome.detail}"[:2000]
@@ -183,6 +188,8 @@ def email_deliver(*, email_id: int) -> str | None:
 
     _finish(email, Status.SENT, message_id=message_id)
     _log(email, Status.SENT, started, message_id=message_id)
+    # After the row records the send: metrics (Redis) must never delay or undo that.
+    metrics.record_send(latency_s=latency, duration_s=send_seconds, priority=email.priority)
     return Status.SENT
 
 
