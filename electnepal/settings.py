@@ -171,6 +171,21 @@ AWS_SES_CONFIGURATION_SET = env.str("AWS_SES_CONFIGURATION_SET", default="") or 
 # django-ses's own throttle is per process; the global limiter lives in the mailer.
 AWS_SES_AUTO_THROTTLE = None
 
+# --- SES events: SNS → POST /mailer/ses/events/ (mailer.views) ----------------
+# django-ses's webhook settings. Signatures are always checked: an unsigned POST
+# could otherwise put any address on the suppression list.
+# https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html
+AWS_SES_VERIFY_EVENT_SIGNATURES = True
+# The SNS topic ARNs SES publishes our events to, comma-separated. A valid signature
+# only proves that *some* SNS topic sent a message; empty refuses every notification (403).
+AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = env.list("SES_EVENTS_TOPIC_ARNS", default=[])
+# Hosts the signing certificate may come from (https, sub-domains included). An
+# amazonaws.com entry also requires SNS's own URL shape,
+# https://sns.<region>.amazonaws.com/SimpleNotificationService-<id>.pem.
+AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = env.list(
+    "SES_EVENTS_CERT_DOMAINS", default=["amazonaws.com", "amazonaws.com.cn"]
+)
+
 _ses_configured = bool(AWS_ACCESS_KEY_ID or env.str("AWS_SES_REGION_ENDPOINT_URL", default=""))
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
@@ -210,6 +225,14 @@ MAILER_SWEEP_BATCH = env.int("MAILER_SWEEP_BATCH", default=2000)
 # Emails in a final state are kept this many days for the log and mailstats, then
 # deleted by the nightly cleanup (0 keeps them).
 MAILER_RETENTION_DAYS = env.int("MAILER_RETENTION_DAYS", default=90)
+# Alerts (mailer.alerts, every 5 minutes): a queued email older than this, or a
+# bounce/complaint rate past half of SES's review threshold over at least
+# MIN_SENT emails, logs at ERROR and emails ADMINS at most once per interval.
+MAILER_ALERT_QUEUE_AGE_SECONDS = env.int("MAILER_ALERT_QUEUE_AGE_SECONDS", default=600)
+MAILER_ALERT_MIN_SENT = env.int("MAILER_ALERT_MIN_SENT", default=20)
+MAILER_ALERT_INTERVAL_SECONDS = env.int("MAILER_ALERT_INTERVAL_SECONDS", default=3600)
+# Bearer token for Prometheus at /mailer/metrics/; empty: staff sessions only.
+MAILER_METRICS_TOKEN = env.str("MAILER_METRICS_TOKEN", default="")
 MAILER_QUEUES = {"high": "mail.high", "bulk": "mail.bulk"}
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 
@@ -256,6 +279,11 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000) or None
 # --- Logging ----------------------------------------------------------------
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
+# email.log rotates by size: at LOG_MAX_BYTES it becomes email.log.1 (… up to
+# email.log.<LOG_BACKUP_COUNT>); 10 MB x 10 backups hold some 500,000 attempts
+# (a line is ~200 bytes) in at most 110 MB.
+LOG_MAX_BYTES = env.int("LOG_MAX_BYTES", default=10 * 1024 * 1024)
+LOG_BACKUP_COUNT = env.int("LOG_BACKUP_COUNT", default=10)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -264,11 +292,15 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        # WatchedFileHandler reopens the file after an external logrotate, which
-        # is safe with several worker processes writing to it (a rotating handler is not).
+        # Web, worker and beat processes all write email.log. The standard
+        # RotatingFileHandler would let each process rotate on its own and lose lines;
+        # this one takes a file lock (LOG_DIR/.__email.lock) around every write and
+        # rollover, so the processes rotate it together.
         "email_file": {
-            "class": "logging.handlers.WatchedFileHandler",
+            "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
             "filename": str(LOG_DIR / "email.log"),
+            "maxBytes": LOG_MAX_BYTES,
+            "backupCount": LOG_BACKUP_COUNT,
             "formatter": "plain",
             "encoding": "utf-8",
         },

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from mailer.dashboard import dashboard_view
+
 from . import healthz
 
 urlpatterns = [
@@ -9,6 +11,8 @@ urlpatterns = [
     path("auth/", include("accounts.urls")),
     path("candidates/", include("candidates.urls")),
     path("mailer/", include("mailer.urls")),
+    # Before admin.site.urls, whose catch-all would answer first; admin_view makes it staff-only.
+    path("admin/mailer/dashboard/", admin.site.admin_view(dashboard_view), name="mailer-dashboard"),
     path("admin/", admin.site.urls),
     path("healthz/", healthz.healthz, name="healthz"),
 ]

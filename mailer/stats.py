@@ -93,6 +93,30 @@ def quota_use() -> dict:
     }
 
 
+def delivery_counts(*, start: datetime, end: datetime, exclude_templates: tuple[str, ...] = ()) -> dict[str, int]:
+    """``{"sent", "bounced", "complained"}``: emails sent in (start, end] and what SES said of them."""
+    return (
+        Email.objects.filter(status=Email.Status.SENT, sent_at__gt=start, sent_at__lte=end)
+        .exclude(template__in=exclude_templates)
+        .aggregate(
+            sent=Count("id"),
+            bounced=Count("id", filter=Q(delivery_status="bounced")),
+            complained=Count("id", filter=Q(delivery_status="complained")),
+        )
+    )
+
+
+def oldest_queued(*, exclude_templates: tuple[str, ...] = ()) -> dict | None:
+    """``{"id", "created_at"}`` of the oldest email still queued, or None."""
+    return (
+        Email.objects.filter(status=Email.Status.QUEUED)
+        .exclude(template__in=exclude_templates)
+        .order_by("created_at", "id")
+        .values("id", "created_at")
+        .first()
+    )
+
+
 @dataclass(frozen=True)
 class Window:
     label: str
@@ -126,16 +150,9 @@ def mail_stats(*, since: timedelta = timedelta(hours=24), label: str = "24h", no
     }
 
     # 2. Emails sent in the window and what SES reported about them.
-    sent = Email.objects.filter(status=Email.Status.SENT, sent_at__gt=window.start, sent_at__lte=window.end).aggregate(
-        sent=Count("id"),
-        bounced=Count("id", filter=Q(delivery_status="bounced")),
-        complained=Count("id", filter=Q(delivery_status="complained")),
-    )
-
+    sent = delivery_counts(start=window.start, end=window.end)
     # 3. The oldest email still waiting to be sent.
-    oldest = (
-        Email.objects.filter(status=Email.Status.QUEUED).order_by("created_at", "id").values("id", "created_at").first()
-    )
+    oldest = oldest_queued()
 
     return {
         "window": {

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import services
+from .alerts import alerts_check
 
 
 @shared_task(name="mailer.deliver", ignore_result=True)
@@ -15,3 +16,9 @@ def deliver(email_id: int) -> str | None:
 def sweep() -> dict[str, int]:
     """Beat, every 30 s: republish due rows, take back expired claims."""
     return services.email_sweep()
+
+
+@shared_task(name="mailer.alerts", ignore_result=True)
+def alerts() -> dict:
+    """Beat, every 5 minutes: log email trouble at ERROR, tell ADMINS at most hourly."""
+    return alerts_check()

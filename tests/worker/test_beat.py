@@ -1,0 +1,82 @@
+"""A real ``celery -A worker beat`` against the DatabaseScheduler runs the migrated schedules."""
+
+import contextlib
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+import redis
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from tests.conftest import wait_for
+from tests.support.processes import RedisServer
+
+# Each data migration that creates a schedule, and the task it schedules.
+SCHEDULES = {
+    "accounts.migrations.0002_cleanup_schedule": "accounts.cleanup",
+    "mailer.migrations.0003_sweeper_schedule": "mailer.sweep",
+    "mailer.migrations.0005_alerts_schedule": "mailer.alerts",
+}
+
+
+@pytest.fixture
+def private_redis():
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+def published_tasks(client: redis.Redis) -> list[str]:
+    """Task names of the messages waiting in the ``default`` queue."""
+    return [json.loads(raw)["headers"]["task"] for raw in client.lrange("default", 0, -1)]
+
+
+def test_beat_publishes_every_migrated_schedule_when_due(transactional_db, private_redis, tmp_path):
+    # transactional_db empties every table between tests: run the migrations' own
+    # functions to put the schedules back, as `migrate` did.
+    for module, _ in SCHEDULES.items():
+        importlib.import_module(module).create_schedule(apps, None)
+    # As if each last ran two days ago: the 02:00 crontab and the intervals are all due.
+    PeriodicTask.objects.filter(task__in=SCHEDULES.values()).update(last_run_at=timezone.now() - timedelta(days=2))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+        "REDIS_URL": private_redis.url,
+    }
+    log = open(tmp_path / "beat.log", "w+")
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker", "beat", "--loglevel=INFO",
+         "--schedule", str(tmp_path / "unused-shelve")],
+        cwd=django_settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    client = redis.Redis.from_url(private_redis.url)
+    try:
+        names = wait_for(
+            lambda: (names := published_tasks(client)) and set(SCHEDULES.values()) <= set(names) and names,
+            timeout=30,
+            message="beat to publish the cleanup, the sweeper and the alerts",
+        )
+    finally:
+        beat.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            beat.wait(15)
+        if beat.poll() is None:
+            beat.kill()
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert "DatabaseScheduler" in output
+    assert set(SCHEDULES.values()) <= set(names)
+    # beat recorded each run in the database, where ops see it in the admin
+    for task in PeriodicTask.objects.filter(task__in=SCHEDULES.values()):
+        assert task.total_run_count >= 1, task.name
