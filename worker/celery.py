@@ -16,9 +16,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "electnepal.settings")
 
 
 def _refuse_open_flower() -> None:
-    """Flower shows every task and worker: never serve it without basic auth."""
-    if "flower" in sys.argv[1:] and not os.environ.get("FLOWER_BASIC_AUTH"):
-        sys.exit("Refusing to start Flower without FLOWER_BASIC_AUTH=user:password in the environment.")
+    """Flower shows every task and worker: never serve it without basic auth.
+
+    It also listens on loopback unless told otherwise (--address or FLOWER_ADDRESS;
+    the container sets 0.0.0.0 and publishes the port on the host's loopback only):
+    Flower's own default is every interface.
+    """
+    if "flower" in sys.argv[1:]:
+        if not os.environ.get("FLOWER_BASIC_AUTH"):
+            sys.exit("Refusing to start Flower without FLOWER_BASIC_AUTH=user:password in the environment.")
+        os.environ.setdefault("FLOWER_ADDRESS", "127.0.0.1")
 
 
 _refuse_open_flower()

@@ -51,3 +51,35 @@ def test_flower_refuses_to_start_without_basic_auth():
     )
     assert result.returncode != 0
     assert "FLOWER_BASIC_AUTH" in result.stderr
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """IPv4 addresses with a socket listening on ``port``, from /proc/net/tcp."""
+    found = set()
+    for row in open("/proc/net/tcp").read().splitlines()[1:]:
+        local, state = row.split()[1], row.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def test_flower_listens_on_loopback_by_default(tmp_path):
+    from tests.conftest import wait_for
+    from tests.support.processes import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "FLOWER_ADDRESS"}
+    env.update(DJANGO_SETTINGS_MODULE="tests.settings", FLOWER_BASIC_AUTH="ops:test-password")
+    log = open(tmp_path / "flower.log", "w")
+    flower = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker", "flower", f"--port={port}"],
+        env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        addresses = wait_for(lambda: _listening_addresses(port), timeout=30, message="Flower to listen")
+    finally:
+        flower.terminate()
+        flower.wait(15)
+        log.close()
+    assert addresses == {"127.0.0.1"}
