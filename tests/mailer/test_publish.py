@@ -36,3 +36,37 @@ def test_an_email_queued_by_a_plain_django_process_reaches_the_worker(e2e, ses):
     email = Email.objects.get(to="web@example.com")
     assert wait_final(email).status == Email.Status.SENT
     assert [m["To"] for m in ses.sent()] == ["web@example.com"]
+
+
+def test_messages_on_the_broker_carry_only_the_row_id(transactional_db, settings):
+    """What Flower and anyone with broker access see: a task name and an id, no address or link."""
+    import base64
+    import json
+
+    import redis
+    from django.test import Client
+
+    from tests.accounts.helpers import signup
+    from tests.support.processes import RedisServer, broker
+    from worker import app
+
+    private = RedisServer().start()  # no worker listens: the messages stay for us to read
+    try:
+        with broker(app, private.url):
+            client = Client()
+            assert signup(client).status_code == 302
+            assert client.post("/auth/forgot-password/", {"email": "sita@example.com"}).status_code == 302
+        raw = redis.Redis.from_url(private.url).lrange(settings.MAILER_QUEUES["high"], 0, -1)
+    finally:
+        private.cleanup()
+    ids = sorted(Email.objects.values_list("pk", flat=True))
+    assert len(ids) == 2  # the verification email and the reset link
+    published = []
+    for message in map(json.loads, raw):
+        assert message["headers"]["task"] == "mailer.deliver"
+        args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        assert kwargs == {} and message["headers"]["argsrepr"] == f"({args[0]},)"
+        published.extend(args)
+        text = json.dumps(message) + base64.b64decode(message["body"]).decode()
+        assert "example.com" not in text and "sita" not in text.lower() and "/auth/" not in text
+    assert sorted(published) == ids
