@@ -125,6 +125,9 @@ ACCOUNTS_UNVERIFIED_USER_DAYS = env.int("ACCOUNTS_UNVERIFIED_USER_DAYS", default
 # Link scanners fetch every URL in an email; activation needs a POST unless this is on.
 VERIFY_EMAIL_ON_GET = env.bool("VERIFY_EMAIL_ON_GET", default=False)
 
+# Candidates: the largest photo accepted, in bytes.
+CANDIDATES_PHOTO_MAX_BYTES = env.int("CANDIDATES_PHOTO_MAX_BYTES", default=2 * 1024 * 1024)
+
 # --- I18n -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ne", "नेपाली")]
@@ -135,6 +138,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploads (candidate photos). Served by Django only with DEBUG; in production by the
+# web server or a storage backend, never from the code's directory.
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
@@ -16,3 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz.healthz, name="healthz"),
 ]
+# Uploaded photos, in development only (static() adds nothing unless DEBUG); in
+# production the web server or a storage backend serves MEDIA_ROOT.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

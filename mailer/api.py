@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from . import publish, secrets
@@ -33,7 +34,13 @@ __all__ = [
     "delete_in_batches",
     "email_retention_purge",
     "enqueue",
+    "site_url",
 ]
+
+
+def site_url(viewname: str, *args) -> str:
+    """An absolute link for an email, built from settings.SITE_URL, never from a request's Host."""
+    return settings.SITE_URL + reverse(viewname, args=args)
 
 
 def _clean_address(address: str) -> str:

@@ -1,0 +1,78 @@
+"""Who may stand where: the eligibility rules the forms and the submission check.
+
+Each function returns a list of (field, message) problems, empty when all is well,
+so that a form can attach them to its fields and ``candidate_submit`` can refuse a
+profile that a later edit made inconsistent.
+"""
+
+from datetime import date
+
+from django.utils import timezone
+
+from . import geography
+from .models import Candidate
+
+Level = Candidate.Level
+
+# Minimum age on the day of registration: the Constitution of Nepal (Art. 87 and
+# 178) asks 25 for the House of Representatives and the Provincial Assemblies; the
+# Local Level Election Act asks 21 for local posts.
+MINIMUM_AGE = {
+    Level.FEDERAL: 25,
+    Level.PROVINCIAL: 25,
+    Level.MAYOR: 21,
+    Level.DEPUTY: 21,
+    Level.WARD_CHAIR: 21,
+    Level.WARD_MEMBER: 21,
+}
+# Nobody registering is older than this: a birth date before it is a typing error.
+MAXIMUM_AGE = 110
+
+
+def today() -> date:
+    """Today in Nepal (TIME_ZONE), the day ages are counted on."""
+    return timezone.localdate()
+
+
+def age_problems(*, date_of_birth: date | None, level: str) -> list[tuple[str, str]]:
+    if date_of_birth is None:
+        return []
+    day = today()
+    if date_of_birth > day:
+        return [("date_of_birth", "The date of birth is in the future.")]
+    age = day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
+    if age > MAXIMUM_AGE:
+        return [("date_of_birth", f"Please check the year: that makes you {age} years old.")]
+    minimum = MINIMUM_AGE.get(level)
+    if minimum and age < minimum:
+        label = Level(level).label
+        return [("level", f"A candidate for {label} must be at least {minimum} years old (you are {age}).")]
+    return []
+
+
+def position_problems(
+    *, level: str, province: int | None, district: str, constituency: int | None, municipality: str, ward: int | None
+) -> list[tuple[str, str]]:
+    """Where the candidate stands must exist and fit the level."""
+    problems = []
+    found = geography.DISTRICT_BY_CODE.get(district)
+    if province and found and found.province != province:
+        name = geography.PROVINCE_BY_NUMBER[province].name_en
+        problems.append(("district", f"{found.name_en} is not in {name} Province."))
+    if level in Candidate.CONSTITUENCY_LEVELS and found:
+        if level == Level.FEDERAL:
+            count = geography.hor_constituency_count(district)
+        else:
+            count = geography.provincial_constituency_count(district)
+        if constituency is None:
+            problems.append(("constituency", "Enter the constituency number."))
+        elif not 1 <= constituency <= count:
+            problems.append(("constituency", f"{found.name_en} has constituencies 1 to {count} at this level."))
+    if level in Candidate.LOCAL_LEVELS and not municipality.strip():
+        problems.append(("municipality", "Enter the municipality or rural municipality."))
+    if level in Candidate.WARD_LEVELS:
+        if ward is None:
+            problems.append(("ward", "Enter the ward number."))
+        elif not geography.WARD_MIN <= ward <= geography.WARD_MAX:
+            problems.append(("ward", f"Ward numbers run from {geography.WARD_MIN} to {geography.WARD_MAX}."))
+    return problems

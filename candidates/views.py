@@ -1,0 +1,98 @@
+"""Candidate pages: the registration wizard, the dashboard and the public profile. Thin views."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import services
+from .forms import STEPS, ReviewForm
+from .models import Candidate
+
+
+def verified_required(view):
+    """Logged in (else to the login page) with a verified email address (else 403 with a way out)."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.email_verified:
+            return render(request, "candidates/verify_first.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _step_url(step: int) -> str:
+    return reverse("candidates:register-step", args=[step])
+
+
+@require_GET
+@verified_required
+def register(request):
+    """Resume where the candidate left off: the first step not saved yet."""
+    candidate = services.candidate_for(user=request.user)
+    return redirect(_step_url(min(candidate.step + 1, 4)))
+
+
+@require_http_methods(["GET", "POST"])
+@verified_required
+def register_step(request, step: int):
+    candidate = services.candidate_for(user=request.user)
+    if step not in STEPS:
+        return redirect("candidates:register")
+    if step > candidate.step + 1:
+        # No skipping ahead: every step is validated and saved in order.
+        return redirect(_step_url(candidate.step + 1))
+    title, form_class = STEPS[step]
+    if form_class is ReviewForm:
+        return _review(request, candidate, title)
+    data = request.POST if request.method == "POST" else None
+    form = form_class(data, request.FILES or None, instance=candidate)
+    if data is not None and form.is_valid():
+        services.candidate_save_step(form=form, step=step)
+        return redirect(_step_url(step + 1))
+    return render(
+        request,
+        "candidates/step.html",
+        {"form": form, "step": step, "title": title, "steps": STEPS, "candidate": candidate},
+    )
+
+
+def _review(request, candidate: Candidate, title: str):
+    form = ReviewForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            submitted = services.candidate_submit(candidate_id=candidate.pk)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            if submitted:
+                messages.success(request, "Your profile was submitted for review. We have emailed you a confirmation.")
+            else:
+                messages.info(request, "Your profile had already been submitted.")
+            return redirect("candidates:dashboard")
+    incomplete = services.incomplete_steps(candidate)
+    return render(
+        request,
+        "candidates/review.html",
+        {"form": form, "step": 4, "title": title, "steps": STEPS, "candidate": candidate, "incomplete": incomplete},
+    )
+
+
+@require_GET
+@verified_required
+def dashboard(request):
+    candidate = Candidate.objects.filter(user=request.user).first()
+    return render(request, "candidates/dashboard.html", {"candidate": candidate})
+
+
+@require_GET
+def profile(request, pk: int):
+    """Public: approved profiles only; any other (or none) is a 404, not a hint that it exists."""
+    candidate = get_object_or_404(Candidate, pk=pk, status=Candidate.Status.APPROVED)
+    return render(request, "candidates/profile.html", {"candidate": candidate})

@@ -1,0 +1,33 @@
+"""The district select: every district, grouped by province, each group marked with its province.
+
+Without JavaScript the page lists all 77 districts under their provinces; with it,
+static/candidates/district-filter.js hides the groups of other provinces, reading
+``data-province`` on each ``<optgroup>``. Django's Select has no attributes for
+groups, hence this widget and its template.
+"""
+
+from django import forms
+
+from . import geography
+
+
+class _Group(str):
+    """A group label that also knows its province number (for the template)."""
+
+    province: int
+
+
+class DistrictSelect(forms.Select):
+    template_name = "candidates/widgets/district_select.html"
+
+    def optgroups(self, name, value, attrs=None):
+        numbers = {province.name_en: province.number for province in geography.PROVINCES}
+        numbers.update({province.name_ne: province.number for province in geography.PROVINCES})
+        groups = []
+        for group_name, options, index in super().optgroups(name, value, attrs):
+            if group_name:
+                label = _Group(group_name)
+                label.province = numbers.get(group_name, "")
+                group_name = label
+            groups.append((group_name, options, index))
+        return groups

@@ -1,0 +1,140 @@
+"""Admins decide through the admin's real action POSTs; candidates hear by email; the public sees approved only."""
+
+import pytest
+from django.test import Client
+
+from candidates.models import Candidate
+from mailer.models import Email
+from tests.accounts.helpers import wait_all_final
+
+from .helpers import complete_wizard, logged_in, make_user, step3
+
+CHANGELIST = "/admin/candidates/candidate/"
+NOTES = 'Photo unclear. <b>Upload a new one</b> & check the ward <script>alert("x")</script>'
+
+
+def submitted(username: str, **user) -> Candidate:
+    client = logged_in(make_user(username, **user))
+    complete_wizard(client)
+    return Candidate.objects.get(user__username=username)
+
+
+@pytest.fixture
+def admin_client(db):
+    admin = make_user("reviewer", staff=True, is_superuser=True)
+    return logged_in(admin), admin
+
+
+def act(client, action: str, candidates, **extra):
+    data = {"action": action, "_selected_action": [c.pk for c in candidates], **extra}
+    return client.post(CHANGELIST, data)
+
+
+def test_changelist_with_filters_and_search(admin_client):
+    client, _ = admin_client
+    submitted("hari")
+    for query in ("", "?status__exact=pending", "?level__exact=federal", "?province__exact=3", "?q=Thapa",
+                  "?q=हरि"):
+        page = client.get(CHANGELIST + query)
+        assert page.status_code == 200 and b"Hari Bahadur Thapa" in page.content, query
+    assert b"Hari Bahadur Thapa" not in client.get(CHANGELIST + "?status__exact=approved").content
+    candidate = Candidate.objects.get()
+    assert client.get(f"{CHANGELIST}{candidate.pk}/change/").status_code == 200
+
+
+def test_approve_one_or_many_records_who_and_when_and_emails_once(e2e, ses, admin_client):
+    client, admin = admin_client
+    first, second = submitted("hari"), submitted("gita", language="ne")
+    wait_all_final()
+    before, emails_before = len(ses.sent()), Email.objects.count()
+    response = act(client, "approve_selected", [first, second])
+    assert response.status_code == 302
+    for candidate in (first, second):
+        candidate.refresh_from_db()
+        assert candidate.status == Candidate.Status.APPROVED
+        assert candidate.reviewed_by == admin and candidate.reviewed_at is not None
+    wait_all_final()
+    sent = {m["To"]: m for m in ses.sent()[before:]}
+    assert sorted(sent) == ["gita@example.com", "hari@example.com"]
+    assert sent["hari@example.com"]["Subject"].strip() == "[ElectNepal] Your candidate profile is approved"
+    assert f"https://electnepal.test/candidates/{first.pk}/" in sent["hari@example.com"].get_body(("plain",)).get_content()
+    assert "स्वीकृत" in sent["gita@example.com"]["Subject"]
+
+    # Approving again (another admin, a double click) changes nothing and sends nothing.
+    reviewed_at = Candidate.objects.get(pk=first.pk).reviewed_at
+    act(client, "approve_selected", [first])
+    assert Candidate.objects.get(pk=first.pk).reviewed_at == reviewed_at
+    assert Email.objects.count() == emails_before + 2
+
+
+def test_reject_needs_notes_and_sends_them_escaped_in_html(e2e, ses, admin_client):
+    client, admin = admin_client
+    candidate = submitted("hari")
+    wait_all_final()
+    before, emails_before = len(ses.sent()), Email.objects.count()
+
+    page = act(client, "reject_selected", [candidate])  # from the changelist: the intermediate page
+    assert page.status_code == 200 and b'name="notes"' in page.content and b"Hari Bahadur Thapa" in page.content
+    page = act(client, "reject_selected", [candidate], apply="1", notes="   ")
+    assert page.status_code == 200 and b"This field is required" in page.content
+    candidate.refresh_from_db()
+    assert candidate.status == Candidate.Status.PENDING and Email.objects.count() == emails_before
+
+    response = act(client, "reject_selected", [candidate], apply="1", notes=NOTES)
+    assert response.status_code == 302
+    candidate.refresh_from_db()
+    assert candidate.status == Candidate.Status.REJECTED and candidate.admin_notes == NOTES
+    assert candidate.reviewed_by == admin
+    wait_all_final()
+    (message,) = ses.sent()[before:]
+    assert message["Subject"].strip() == "[ElectNepal] Your candidate profile needs changes"
+    assert NOTES in message.get_body(("plain",)).get_content()  # text: as written
+    html = message.get_body(("html",)).get_content()
+    assert "<b>Upload" not in html and "<script>" not in html
+    assert "&lt;b&gt;Upload a new one&lt;/b&gt; &amp; check the ward &lt;script&gt;" in html
+
+    # The candidate sees the notes on the dashboard, escaped, and can edit and resubmit.
+    owner = logged_in(candidate.user)
+    page = owner.get("/candidates/dashboard/").content.decode()
+    assert "&lt;b&gt;Upload a new one&lt;/b&gt;" in page and "<script>alert" not in page
+    make_user("second_admin", staff=True)
+    complete_wizard(owner)
+    candidate.refresh_from_db()
+    assert candidate.status == Candidate.Status.PENDING
+    wait_all_final()
+    resubmitted = [m for m in ses.sent()[before:] if "resubmitted" in m["Subject"]]
+    assert sorted(m["To"] for m in resubmitted) == ["reviewer@example.com", "second_admin@example.com"]
+
+
+def test_only_pending_profiles_are_decided(admin_client):
+    client, _ = admin_client
+    draft_owner = make_user("ram")
+    complete_wizard(logged_in(draft_owner), submit=False)
+    draft = Candidate.objects.get(user=draft_owner)
+    response = act(client, "approve_selected", [draft])
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == Candidate.Status.DRAFT and not Email.objects.exists()
+
+
+def test_public_profile_shows_approved_only(admin_client):
+    client, _ = admin_client
+    candidate = submitted("hari")
+    public = Client()
+    assert public.get(f"/candidates/{candidate.pk}/").status_code == 404  # pending
+    assert public.get("/candidates/999999/").status_code == 404
+    act(client, "approve_selected", [candidate])
+    page = public.get(f"/candidates/{candidate.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Hari Bahadur Thapa" in html and "हरि बहादुर थापा" in html and "Clean water for every ward." in html
+    assert "9841234567" not in html  # the phone number is not public
+    # Editing withdraws it from the public until it is approved again.
+    owner = logged_in(candidate.user)
+    owner.post("/candidates/register/3/", step3())
+    assert public.get(f"/candidates/{candidate.pk}/").status_code == 404
+
+
+def test_staff_only_admin(db):
+    client = logged_in(make_user("voter"))
+    assert client.get(CHANGELIST).status_code == 302
