@@ -66,6 +66,7 @@ def _card(candidate: Candidate, language: str) -> dict:
         "full_name_en": candidate.full_name_en,
         "full_name_ne": candidate.full_name_ne,
         **candidate.names(language),
+        "submitted_on": timezone.localdate(candidate.submitted_at).isoformat() if candidate.submitted_at else "",
         "dashboard_url": mail.site_url("candidates:dashboard"),
     }
 

@@ -211,6 +211,11 @@ ADMINS = [parseaddr(a) for a in env.list("ADMINS", default=[])]
 
 # --- Mailer (the outbox) ----------------------------------------------------
 MAILER_SUBJECT_PREFIX = "[ElectNepal] "
+# Shown in every email's footer and set as its Reply-To: replies to the no-reply
+# sender reach a person. Default: contact@ the sender's domain.
+MAILER_CONTACT_EMAIL = env.str(
+    "MAILER_CONTACT_EMAIL", default="contact@" + (parseaddr(DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost")
+)
 MAILER_MAX_SEND_RATE = env.float("MAILER_MAX_SEND_RATE", default=14.0)
 MAILER_MAX_24H_SEND = env.int("MAILER_MAX_24H_SEND", default=50000)
 MAILER_MAX_ATTEMPTS = env.int("MAILER_MAX_ATTEMPTS", default=8)

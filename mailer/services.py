@@ -62,6 +62,7 @@ def build_message(email: Email) -> EmailMultiAlternatives:
         body=rendered.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
+        reply_to=[rendering.contact_email()],
         headers={"Message-ID": make_msgid(domain=from_domain)},
     )
     message.attach_alternative(rendered.html, "text/html")

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .metrics_view import metrics_view
+from .preview_views import preview_detail, preview_html, preview_index
 from .views import SESEventsView
 
 app_name = "mailer"
@@ -8,4 +9,8 @@ app_name = "mailer"
 urlpatterns: list = [
     path("metrics/", metrics_view, name="metrics"),
     path("ses/events/", SESEventsView.as_view(), name="ses-events"),
+    path("preview/", preview_index, name="preview-index"),
+    # The HTML route first: <path:> would otherwise take ".../en/html/" as a template.
+    path("preview/<path:template>/<str:language>/html/", preview_html, name="preview-html"),
+    path("preview/<path:template>/<str:language>/", preview_detail, name="preview"),
 ]
