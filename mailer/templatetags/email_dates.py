@@ -37,3 +37,13 @@ def email_date(value, language: str = "en") -> str:
         except (ValueError, OverflowError):  # outside the conversion tables
             pass
     return f"{day.day} {day:%B %Y}"
+
+
+_DEVANAGARI_DIGITS = str.maketrans("0123456789", "०१२३४५६७८९")
+
+
+@register.filter
+def numerals(value, language: str = "en") -> str:
+    """``72`` in English, ``७२`` in Nepali: Nepali text writes its numbers in Devanagari digits."""
+    text = str(value)
+    return text.translate(_DEVANAGARI_DIGITS) if language == "ne" else text
