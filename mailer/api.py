@@ -67,7 +67,8 @@ def enqueue(
 
     - ``template``: a template name; ``<template>.subject.txt``, ``.txt`` and ``.html``
       are rendered by the worker (see mailer.rendering).
-    - ``context``: JSON-serialisable values safe to store (no secrets).
+    - ``context``: JSON-serialisable values safe to store (no secrets); kept after
+      sending, for the admin's email log, until retention deletes the row.
     - ``secret_context``: values that must never be stored in clear, such as a link
       carrying a raw token; stored encrypted and erased after the final attempt.
     - ``language``: one of settings.LANGUAGES; unknown codes fall back to English.

@@ -2,7 +2,8 @@
 
 The raw token must never sit in a table in plain text, yet the worker needs it to
 render the link. It is stored as Fernet ciphertext (AES-128-CBC + HMAC-SHA256) under
-a key derived from SECRET_KEY, and erased once the email reaches a final state.
+a key derived from SECRET_KEY, and erased once the email reaches a final state
+(the plain context stays, for the admin's email log).
 SECRET_KEY_FALLBACKS keep rows written before a key rotation readable.
 """
 

@@ -69,8 +69,18 @@ def build_message(email: Email) -> EmailMultiAlternatives:
     return message
 
 
+def is_suppressed(address: str) -> bool:
+    """Whether ``address`` is on the suppression list (letter case ignored)."""
+    return Suppression.objects.filter(address__iexact=address).exists()
+
+
 def _finish(email: Email, status: str, *, message_id: str = "", error: str = "") -> None:
-    """Record a final state and erase the context, secrets included."""
+    """Record a final state and erase the secret context (the one-time links).
+
+    The plain ``context`` (names, links without a token) stays, so that the admin's
+    email log can show what was sent and "send again" can queue it anew; the row,
+    context included, goes with the nightly retention (MAILER_RETENTION_DAYS).
+    """
     now = timezone.now()
     fields = {
         "status": status,
@@ -78,7 +88,6 @@ def _finish(email: Email, status: str, *, message_id: str = "", error: str = "")
         "last_error": error,
         "sent_at": now if status == Status.SENT else None,
         "lease_expires_at": None,
-        "context": {},
         "secret_context": "",
         "updated_at": now,
     }
@@ -154,7 +163,7 @@ def email_deliver(*, email_id: int) -> str | None:
         _finish(email, Status.EXPIRED, error="The link in this email expired before it could be sent.")
         _log(email, Status.EXPIRED, started)
         return Status.EXPIRED
-    if Suppression.objects.filter(address__iexact=email.to).exists():
+    if is_suppressed(email.to):
         _finish(email, Status.SUPPRESSED, error="Address is on the suppression list.")
         _log(email, Status.SUPPRESSED, started)
         return Status.SUPPRESSED
