@@ -1,6 +1,6 @@
 # ElectNepal mail: developer entry points.
 #
-#   make test    fresh clone -> venv + install + Redis/PostgreSQL + pytest (what CI runs)
+#   make test    fresh clone -> venv + install + Redis/PostgreSQL + Chromium + pytest (what CI runs)
 #   make run     web + worker + beat + Flower in the foreground (bin/run)
 #   make clean   remove the venv and the local SQLite database
 #
@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: venv services test run bench clean
+.PHONY: venv services browser test run bench clean
 
 venv: $(STAMP)
 
@@ -29,8 +29,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 services:
 	bin/ensure-services
 
+# Debian's chromium (+ chromium-driver) and a Devanagari font for tests/browser, with apt if absent.
+browser:
+	bin/ensure-browser
+
 # No `|| true` anywhere: pytest's exit code 5 (no tests collected) fails `make test`.
-test: venv services
+test: venv services browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 run: venv

@@ -58,7 +58,7 @@ def position_problems(
     found = geography.DISTRICT_BY_CODE.get(district)
     if province and found and found.province != province:
         name = geography.PROVINCE_BY_NUMBER[province].name_en
-        problems.append(("district", f"{found.name_en} is not in {name} Province."))
+        problems.append(("district", f"{found.name_en} is not in {name}."))
     if level in Candidate.CONSTITUENCY_LEVELS and found:
         if level == Level.FEDERAL:
             count = geography.hor_constituency_count(district)

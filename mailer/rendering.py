@@ -37,7 +37,11 @@ def _engine():
 
 def _part(name: str, part: str, language: str, context: dict, *, autoescape: bool) -> str:
     template = _engine().select_template([f"{name}.{language}.{part}", f"{name}.{part}"])
-    return template.render(Context(context, autoescape=autoescape))
+    rendered = template.render(Context(context, autoescape=autoescape))
+    # Template.render() marks its output safe for HTML. A part rendered without
+    # escaping is not: as a plain str, a page that shows it (the staff previews,
+    # the email log) escapes the "<" a name or a note may hold.
+    return rendered if autoescape else str.__str__(rendered)
 
 
 def clean_subject(subject: str) -> str:

@@ -109,7 +109,7 @@ def test_a_photo_is_kept(media):
         (step2(level=""), "level", "required"),
         (step2(province="8"), "province", "valid choice"),
         (step2(district="atlantis"), "district", "valid choice"),
-        (step2(district="jhapa"), "district", "Jhapa is not in Bagmati Province"),
+        (step2(district="jhapa"), "district", "Jhapa is not in Bagmati Province."),
         (step2(constituency="11"), "constituency", "constituencies 1 to 10"),
         (step2(constituency=""), "constituency", "Enter the constituency number"),
         (step2(level="provincial", constituency="21"), "constituency", "constituencies 1 to 20"),

@@ -1,0 +1,140 @@
+"""Every email, in every language, as a staff member sees it in /mailer/preview/, in Chromium.
+
+Each rendered email must fit a 360 px phone and an 800 px window without horizontal
+scrolling, and Nepali must be drawn with a Devanagari font (a machine without one
+draws empty boxes, "tofu", and the screenshots would show them).
+
+``UPDATE_SCREENSHOTS=1`` also writes the verification email at 360 px, full page,
+to docs/email-verification-en.png and docs/email-verification-ne.png (shown in the
+README).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from mailer import previews
+from tests.browser.helpers import log_in
+from tests.candidates.helpers import make_user
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+WIDTHS = (360, 800)
+#: (template, language) -> the README's screenshot of it.
+README_SCREENSHOTS = {
+    ("accounts/email/verification", "en"): DOCS / "email-verification-en.png",
+    ("accounts/email/verification", "ne"): DOCS / "email-verification-ne.png",
+}
+
+# No overflow: neither the page nor its body is wider than the window.
+OVERFLOW = """() => ({
+    window: window.innerWidth,
+    document: document.documentElement.scrollWidth,
+    body: document.body.scrollWidth,
+})"""
+
+
+def every_email() -> list[tuple[str, str]]:
+    return [(template, language) for template in previews.kinds() for language in previews.languages_of(template)]
+
+
+@pytest.fixture
+def staff_page(new_page):
+    """A page logged in as a staff superuser, through /admin/login/ and the form it leads to."""
+    admin = make_user("admin", staff=True, is_superuser=True)
+    page = new_page(width=800)
+    log_in(page, admin, start="/admin/login/?next=" + reverse("mailer:preview-index"))
+    assert page.url.endswith(reverse("mailer:preview-index"))
+    return page
+
+
+def platform_fonts(page, selector: str) -> list[str]:
+    """The fonts Chromium really drew the text directly inside ``selector`` with (DevTools' CSS domain).
+
+    Unlike document.fonts.check(), which answers true for a font that is not
+    installed at all, this names the fonts the glyphs came from: without a
+    Devanagari font, Nepali text is drawn from the first family's .notdef glyph
+    (Liberation Sans here), as empty boxes.
+    """
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        assert node, f"nothing matches {selector!r}"
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    finally:
+        cdp.detach()
+    return [f"{font['familyName']} ({font['glyphCount']} glyphs)" for font in fonts if font["glyphCount"]]
+
+
+def assert_devanagari_drawn(page, selector: str, where: str) -> None:
+    fonts = platform_fonts(page, selector)
+    assert any("Devanagari" in font for font in fonts), (
+        f"{where}: the Nepali text in {selector} is drawn with {fonts} only, so as empty boxes; "
+        "install a Devanagari font (Debian: fonts-noto-core, which bin/ensure-browser installs)"
+    )
+
+
+def test_the_index_lists_every_kind_in_every_language(staff_page):
+    page = staff_page
+    expect(page.locator("#previews")).to_be_visible()
+    listed = {link.get_attribute("href") for link in page.locator("#previews a").all()}
+    expected = {reverse("mailer:preview", args=[template, language]) for template, language in every_email()}
+    assert listed == expected
+    # Every kind the project sends has a sample, in both languages where the site has them.
+    assert {"accounts/email/verification", "candidates/email/rejection"} <= set(previews.kinds())
+    assert previews.languages_of("accounts/email/verification") == ["en", "ne"]
+
+
+def test_every_email_fits_a_phone_and_a_window_and_draws_nepali(staff_page, tmp_path):
+    page = staff_page
+    update = os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    emails = every_email()
+    assert len(emails) >= 18
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 400})
+        for template, language in emails:
+            where = f"{template} ({language}) at {width} px"
+            response = page.goto(reverse("mailer:preview-html", args=[template, language]))
+            assert response.status == 200, where
+            assert "sandbox" in response.headers["content-security-policy"], where
+            sizes = page.evaluate(OVERFLOW)
+            assert sizes["document"] <= sizes["window"] and sizes["body"] <= sizes["window"], (where, sizes)
+            # The brand line carries the Nepali name in every email, English ones too.
+            assert_devanagari_drawn(page, ".brand-ne", where)
+            if language == "ne":
+                assert_devanagari_drawn(page, ".content p", where)
+            shot = tmp_path / f"{template.replace('/', '-')}.{language}.{width}.png"
+            page.screenshot(path=shot, full_page=True)
+            assert shot.stat().st_size > 5_000, where  # a picture, not a blank page
+            readme = README_SCREENSHOTS.get((template, language))
+            if update and readme and width == 360:
+                readme.write_bytes(shot.read_bytes())
+    for path in README_SCREENSHOTS.values():
+        assert path.exists(), f"{path} is missing: run the browser tests once with UPDATE_SCREENSHOTS=1"
+
+
+def test_every_detail_page_shows_subject_html_and_text(staff_page):
+    page = staff_page
+    for template, language in every_email():
+        where = f"{template} ({language})"
+        email = previews.render_sample(template, language)
+        page.goto(reverse("mailer:preview", args=[template, language]))
+        subject = page.locator("#subject")
+        expect(subject).to_have_text(email.subject)
+        assert email.subject.startswith("[ElectNepal] "), where
+        assert page.locator("#text-part").text_content().strip() == email.text.strip(), where
+        iframe = page.locator("iframe#html-part")
+        # Fully sandboxed: an empty sandbox attribute grants nothing (no scripts, no same origin).
+        assert iframe.get_attribute("sandbox") == "", where
+        assert iframe.get_attribute("src") == reverse("mailer:preview-html", args=[template, language]), where
+        body = page.frame_locator("iframe#html-part").locator("td.brand")
+        expect(body).to_contain_text("ElectNepal")
+        # The frame really loaded the email (not an error page), with its content.
+        frame = iframe.element_handle().content_frame()
+        assert frame is not None and frame.url.endswith(iframe.get_attribute("src")), where
+        assert frame.locator("td.content").inner_text().strip(), where
