@@ -103,22 +103,18 @@ class SetPasswordForm(forms.Form):
 class LoginForm(AuthenticationForm):
     """Django's login form, which also tells the owner of an unverified account what to do.
 
-    Only someone who knows the account's password sees that message, so it reveals
-    nothing to anyone else.
+    Only someone who gave the account's password reaches ``confirm_login_allowed``
+    (accounts.backends returns inactive accounts for exactly that), so the message
+    reveals nothing to anyone else, and costs no second password hash.
     """
 
-    def clean(self):
-        try:
-            return super().clean()
-        except forms.ValidationError:
-            user = User.objects.filter(username__iexact=self.cleaned_data.get("username") or "").first()
-            password = self.cleaned_data.get("password") or ""
-            if user and not user.email_verified and user.check_password(password):
-                raise forms.ValidationError(
-                    format_html(
-                        _('Please verify your email address first. <a href="{}">Send the link again</a>.'),
-                        reverse("accounts:resend-verification"),
-                    ),
-                    code="unverified",
-                ) from None
-            raise
+    def confirm_login_allowed(self, user):
+        if not user.is_active and not user.email_verified:
+            raise forms.ValidationError(
+                format_html(
+                    _('Please verify your email address first. <a href="{}">Send the link again</a>.'),
+                    reverse("accounts:resend-verification"),
+                ),
+                code="unverified",
+            )
+        super().confirm_login_allowed(user)

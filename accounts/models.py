@@ -1,9 +1,10 @@
-"""Users and their one-time tokens.
+"""Users, their one-time tokens, and the address forms waiting for a worker.
 
 Tokens are random UUIDv4 values (122 random bits from os.urandom); only their
 SHA-256 hex digest is stored, so a copy of the database holds no usable link.
 """
 
+import hashlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -67,9 +68,48 @@ class EmailVerification(OneTimeToken):
 
 
 class PasswordResetToken(OneTimeToken):
-    """A single-use password-reset link; all of a user's die when the password changes."""
+    """A single-use password-reset link; all of a user's die when the password changes.
+
+    Any change: the token keeps a fingerprint of the password hash it was made
+    under, and is live only while the user's hash is still that one, so a password
+    set in the admin, by ``changepassword`` or by another reset kills it too.
+    """
 
     TTL_SETTING = "ACCOUNTS_PASSWORD_RESET_TTL_HOURS"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_reset_tokens")
     used_at = models.DateTimeField(null=True, blank=True)
+    password_fingerprint = models.CharField(max_length=64, default="", editable=False)
+
+    def save(self, *args, **kwargs):
+        # A token belongs to the password the user has when it is made.
+        if not self.password_fingerprint:
+            self.password_fingerprint = password_fingerprint(self.user)
+        super().save(*args, **kwargs)
+
+    def matches_password(self, user=None) -> bool:
+        """True while the user's password hash is the one this token was made under."""
+        return self.password_fingerprint == password_fingerprint(user or self.user)
+
+
+def password_fingerprint(user) -> str:
+    """SHA-256 of the stored password hash (salted already; reveals nothing new)."""
+    return hashlib.sha256((user.password or "").encode()).hexdigest()
+
+
+class AddressRequest(models.Model):
+    """A resend-verification or forgot-password form post, waiting for a worker.
+
+    The request writes this row and publishes its id, whatever the address: which
+    addresses have an account is decided by the worker (accounts.services
+    address_request_process), so a known and an unknown address cost the request
+    the same work and the same time. The row is deleted once handled.
+    """
+
+    class Kind(models.TextChoices):
+        VERIFICATION_RESEND = "verification_resend", "Resend verification"
+        PASSWORD_RESET = "password_reset", "Password reset"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    email = models.EmailField(max_length=254)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -2,11 +2,15 @@
 
 Every service that causes an email writes the outbox row in its own transaction
 (mailer.api.enqueue); nothing here talks to a mail server. Services that take an
-address behave the same, as seen from outside, whether or not it has an account.
+address behave the same, as seen from outside, whether or not it has an account:
+resend-verification and forgot-password do not even look the address up in the
+request (address_request_submit), a worker does (address_request_process).
 """
 
 import enum
+import logging
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -14,11 +18,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from mailer import api as mail
 
-from .models import EmailVerification, PasswordResetToken, User
+from .models import AddressRequest, EmailVerification, PasswordResetToken, User
 from .tokens import new_token, token_hash
+
+logger = logging.getLogger("accounts")
 
 TEMPLATE_VERIFICATION = "accounts/email/verification"
 TEMPLATE_ACCOUNT_EXISTS = "accounts/email/account_exists"
@@ -79,6 +86,7 @@ def _queue_account_exists(user: User) -> None:
     )
 
 
+@sensitive_variables("password", "password_hash")
 def user_signup(
     *,
     username: str,
@@ -130,6 +138,7 @@ class VerifyResult(enum.Enum):
     UNKNOWN = "unknown"
 
 
+@sensitive_variables("token")
 def email_verify(*, token: uuid.UUID) -> VerifyResult:
     """Activate the account whose verification token this is, and queue the welcome email."""
     with transaction.atomic():
@@ -203,12 +212,17 @@ def _live_reset_tokens(token: uuid.UUID):
     )
 
 
+@sensitive_variables("token")
 def password_reset_user(*, token: uuid.UUID) -> User | None:
-    """The user a live (unused, unexpired) reset token belongs to, or None. Uses nothing up."""
+    """The user a live reset token belongs to, or None. Uses nothing up.
+
+    Live: unused, unexpired, and made under the user's current password.
+    """
     reset = _live_reset_tokens(token).select_related("user").first()
-    return reset.user if reset else None
+    return reset.user if reset and reset.matches_password() else None
 
 
+@sensitive_variables("token", "password")
 def password_reset_complete(*, token: uuid.UUID, password: str) -> User | None:
     """Set the password if the token is live; return the user, or None if it is not.
 
@@ -222,6 +236,8 @@ def password_reset_complete(*, token: uuid.UUID, password: str) -> User | None:
         if reset is None:
             return None
         user = User.objects.select_for_update().get(pk=reset.user_id)
+        if not reset.matches_password(user):
+            return None  # the password changed since the link was sent: the link died with it
         now = timezone.now()
         user.set_password(password)
         fields = ["password"]
@@ -238,3 +254,67 @@ def password_reset_complete(*, token: uuid.UUID, password: str) -> User | None:
             context={**_user_context(user), "forgot_url": site_url("accounts:forgot-password")},
         )
         return user
+
+
+# --- Resend-verification and forgot-password, handled by a worker ----------------
+
+# A request whose task has not handled it after this long lost its message (the
+# broker was down at commit time): the beat sweep handles it instead.
+ADDRESS_REQUEST_SWEEP_AFTER = timedelta(seconds=60)
+
+
+def address_request_submit(*, kind: str, email: str) -> None:
+    """Record a resend or forgot-password request and hand it to a worker, on commit.
+
+    The same work for every address: one INSERT, one publish, no lookup, no
+    password hashing, no email. The task carries the row id only.
+    """
+    with transaction.atomic():
+        request = AddressRequest.objects.create(kind=kind, email=email)
+        transaction.on_commit(lambda: _publish_address_request(request.pk), robust=True)
+
+
+def _publish_address_request(request_id: int) -> None:
+    from .tasks import address_request  # tasks import services
+
+    try:
+        address_request.delay(request_id)
+    except Exception as exc:  # broker down: the sweep handles the row later
+        logger.warning("address request %s not published, the sweep will handle it: %s", request_id, exc)
+
+
+ADDRESS_REQUEST_HANDLERS = {
+    AddressRequest.Kind.VERIFICATION_RESEND: lambda email: verification_resend(email=email),
+    AddressRequest.Kind.PASSWORD_RESET: lambda email: password_reset_request(email=email),
+}
+
+
+def address_request_process(*, request_id: int) -> bool:
+    """Handle AddressRequest ``request_id`` once: queue its email if the address calls for one.
+
+    Idempotent: the row is locked (SKIP LOCKED) and deleted in the transaction that
+    queues the email, so a redelivered message or a concurrent sweep finds nothing.
+    A request that fails is logged and dropped (the user can ask again) rather than
+    retried for ever. Returns whether this call handled it.
+    """
+    with transaction.atomic():
+        request = AddressRequest.objects.select_for_update(skip_locked=True).filter(pk=request_id).first()
+        if request is None:
+            return False
+        try:
+            with transaction.atomic():
+                ADDRESS_REQUEST_HANDLERS[request.kind](request.email)
+        except Exception:
+            logger.exception("address request %s (%s) failed and is dropped", request.pk, request.kind)
+        request.delete()
+        return True
+
+
+def address_request_sweep(*, older_than: timedelta = ADDRESS_REQUEST_SWEEP_AFTER) -> int:
+    """Handle requests whose task never came (beat, every minute); return how many."""
+    ids = list(
+        AddressRequest.objects.filter(created_at__lte=timezone.now() - older_than)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    return sum(address_request_process(request_id=pk) for pk in ids)

@@ -5,6 +5,7 @@ import logging
 from celery import shared_task
 
 from . import cleanup as nightly
+from . import services
 
 logger = logging.getLogger("accounts.cleanup")
 
@@ -20,3 +21,15 @@ def cleanup() -> dict[str, int]:
     counts = nightly.cleanup()
     logger.info("cleanup: %s", " ".join(f"{kind}={n}" for kind, n in counts.items()))
     return counts
+
+
+@shared_task(name="accounts.address_request", ignore_result=True)
+def address_request(request_id: int) -> bool:
+    """Handle one resend-verification or forgot-password request (idempotent)."""
+    return services.address_request_process(request_id=request_id)
+
+
+@shared_task(name="accounts.address_request_sweep", ignore_result=True)
+def address_request_sweep() -> int:
+    """Beat, every minute: handle the requests whose message was lost."""
+    return services.address_request_sweep()

@@ -1,18 +1,22 @@
 """Account pages. Each view validates a form, calls one service and redirects."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
+from django_ratelimit.exceptions import Ratelimited
 
-from . import services
+from . import ratelimits, services
 from .forms import EmailAddressForm, LoginForm, SetPasswordForm, SignupForm
-from .ratelimits import limit, posted_email_key
+from .models import AddressRequest
+from .ratelimits import limit, link_key, posted_email_key
 
 CHECK_YOUR_EMAIL = _("Thanks. Check your email: we sent you a link to continue.")
 IF_REGISTERED = _(
@@ -25,6 +29,7 @@ def posted(request):
     return request.POST if request.method == "POST" else None
 
 
+@sensitive_post_parameters("password1", "password2")
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="signup", key="ip", rate=limit("RATELIMIT_SIGNUP"), method="POST", block=True)
 @ratelimit(group="signup-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
@@ -62,22 +67,35 @@ VERIFY_OUTCOMES = {
 }
 
 
+def _keep_link_private(response):
+    # The URL carries the token: keep it out of Referer headers and caches.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@sensitive_variables("token")
+@never_cache
 @require_http_methods(["GET", "POST"])
-@ratelimit(group="verify", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
+@ratelimit(group="verify", key="ip", rate=limit("RATELIMIT_LINK_FORM_IP"), method="POST", block=True)
+@ratelimit(group="verify-link", key=link_key, rate=limit("RATELIMIT_LINK_FORM_LINK"), method="POST", block=True)
 def verify_email(request, token):
     # Mail scanners fetch every link: a GET only shows a button, unless configured otherwise.
     if request.method == "GET" and not settings.VERIFY_EMAIL_ON_GET:
-        return render(request, "accounts/verify_email.html")
+        return _keep_link_private(render(request, "accounts/verify_email.html"))
     level, text, target = VERIFY_OUTCOMES[services.email_verify(token=token)]
     messages.add_message(request, level, text)
     return redirect(target)
 
 
-def _email_form_view(request, *, service, template: str):
-    """Resend-verification and forgot-password: one field, one answer for every address."""
+def _email_form_view(request, *, kind: str, template: str):
+    """Resend-verification and forgot-password: one field, one answer for every address.
+
+    The request only records the address for a worker (services.address_request_submit):
+    the same work, and so the same time, whether or not the address has an account.
+    """
     form = EmailAddressForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        service(email=form.cleaned_data["email"])
+        services.address_request_submit(kind=kind, email=form.cleaned_data["email"])
         messages.success(request, IF_REGISTERED)
         return redirect(request.path)
     return render(request, template, {"form": form})
@@ -87,14 +105,16 @@ def _email_form_view(request, *, service, template: str):
 @ratelimit(group="resend", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
 @ratelimit(group="resend-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
 def resend_verification(request):
-    return _email_form_view(request, service=services.verification_resend, template="accounts/resend_verification.html")
+    return _email_form_view(
+        request, kind=AddressRequest.Kind.VERIFICATION_RESEND, template="accounts/resend_verification.html"
+    )
 
 
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="forgot", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
 @ratelimit(group="forgot-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
 def forgot_password(request):
-    return _email_form_view(request, service=services.password_reset_request, template="accounts/forgot_password.html")
+    return _email_form_view(request, kind=AddressRequest.Kind.PASSWORD_RESET, template="accounts/forgot_password.html")
 
 
 def _reset_link_dead(request):
@@ -102,9 +122,12 @@ def _reset_link_dead(request):
     return redirect("accounts:forgot-password")
 
 
+@sensitive_variables("token")
+@sensitive_post_parameters("password", "password_confirm")
 @never_cache
 @require_http_methods(["GET", "POST"])
-@ratelimit(group="reset", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
+@ratelimit(group="reset", key="ip", rate=limit("RATELIMIT_LINK_FORM_IP"), method="POST", block=True)
+@ratelimit(group="reset-link", key=link_key, rate=limit("RATELIMIT_LINK_FORM_LINK"), method="POST", block=True)
 def reset_password(request, token):
     user = services.password_reset_user(token=token)
     if user is None:
@@ -115,13 +138,40 @@ def reset_password(request, token):
             return _reset_link_dead(request)
         messages.success(request, _("Your password has been changed. Log in with the new one."))
         return redirect("accounts:login")
-    response = render(request, "accounts/reset_password.html", {"form": form})
-    # The URL carries the token: keep it out of Referer headers and caches.
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return _keep_link_private(render(request, "accounts/reset_password.html", {"form": form}))
 
 
 class LoginView(auth_views.LoginView):
+    """Django's login view, with failed logins limited per IP and per username.
+
+    Only failures count (a user who logs in at the first try spends nothing), and
+    the username's allowance is spent whether or not it exists, so the limit tells
+    nothing either. Past a limit every POST gets the 429 page, without a password
+    check: the right password included, until the window passes.
+    """
+
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        if ratelimits.login_blocked(request):
+            raise Ratelimited()
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        ratelimits.login_failed(self.request)
+        return super().form_invalid(form)
+
+
+def admin_login(request):
+    """/admin/login/: the admin logs in through /auth/login/, under its failed-login limits.
+
+    Django's admin has its own login form, which would check passwords without
+    them. Anonymous: to /auth/login/?next=…; signed in without staff rights: 403.
+    """
+    if request.user.is_authenticated:
+        if request.user.is_active and request.user.is_staff:
+            return redirect("admin:index")
+        raise PermissionDenied
+    return redirect_to_login(request.GET.get("next") or "/admin/")

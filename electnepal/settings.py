@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
@@ -98,6 +100,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# One password hash per login attempt, known username or not (see accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.AccountBackend"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -138,6 +142,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The site's stylesheet: a file, not a <style> block, so the CSP needs no 'unsafe-inline'.
+STATICFILES_DIRS = [BASE_DIR / "electnepal" / "static"]
 # Uploads (candidate photos). Served by Django only with DEBUG; in production by the
 # web server or a storage backend, never from the code's directory.
 MEDIA_URL = "media/"
@@ -162,7 +168,19 @@ RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_VIEW = "electnepal.views.ratelimited"
 RATELIMIT_SIGNUP = env.str("RATELIMIT_SIGNUP", default="5/h")
 RATELIMIT_EMAIL_FORM_IP = env.str("RATELIMIT_EMAIL_FORM_IP", default="20/h")
+# Per posted address (sign-up, resend, forgot-password), whether or not it has an account.
 RATELIMIT_EMAIL_FORM_ADDRESS = env.str("RATELIMIT_EMAIL_FORM_ADDRESS", default="5/h")
+# POSTs to emailed links (verify, reset): per IP, and per link (its token, hashed).
+RATELIMIT_LINK_FORM_IP = env.str("RATELIMIT_LINK_FORM_IP", default="20/h")
+RATELIMIT_LINK_FORM_LINK = env.str("RATELIMIT_LINK_FORM_LINK", default="10/h")
+# Failed logins (POST /auth/login/; the admin logs in there too): per IP, per username.
+RATELIMIT_LOGIN_FAILURES_IP = env.str("RATELIMIT_LOGIN_FAILURES_IP", default="30/h")
+RATELIMIT_LOGIN_FAILURES_USERNAME = env.str("RATELIMIT_LOGIN_FAILURES_USERNAME", default="10/h")
+# The client's IP for the limits: REMOTE_ADDR, unless this many reverse proxies of ours
+# append to X-Forwarded-For (then the entry they wrote; see electnepal/client_ip.py).
+# Never more than the proxies really in front: a forged header would pick the IP.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+RATELIMIT_IP_META_KEY = "electnepal.client_ip.client_ip"
 
 # --- Email ------------------------------------------------------------------
 # With AWS credentials (or a local SES endpoint) email goes through SES via django-ses;
@@ -301,9 +319,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
+    # Every handler blanks the token of a verification or reset link: Django logs
+    # request.path with every 4xx/5xx ("Not Found: …") and runserver every request line.
+    "filters": {"redact_tokens": {"()": "electnepal.redaction.RedactTokensFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_tokens"]},
         # Web, worker and beat processes all write email.log. The standard
         # RotatingFileHandler would let each process rotate on its own and lose lines;
         # this one takes a file lock (LOG_DIR/.__email.lock) around every write and
@@ -315,13 +338,18 @@ LOGGING = {
             "backupCount": LOG_BACKUP_COUNT,
             "formatter": "plain",
             "encoding": "utf-8",
+            "filters": ["redact_tokens"],
         },
     },
     "loggers": {
         "mailer": {"handlers": ["console", "email_file"], "level": "INFO", "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "accounts": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+# Exception reports (the DEBUG page, AdminEmailHandler) with the link token blanked.
+DEFAULT_EXCEPTION_REPORTER = "electnepal.redaction.RedactingExceptionReporter"
 
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -329,10 +357,39 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The Host header decides nothing (links come from SITE_URL) and X-Forwarded-Host is
+# never believed: a request for a host outside ALLOWED_HOSTS gets 400.
 USE_X_FORWARDED_HOST = False
-if env.bool("SECURE_PROXY_SSL", default=False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS-terminating proxy that sets it (and strips it from clients): the
+# header that says the request came over https, as a META name, e.g.
+# HTTP_X_FORWARDED_PROTO. Empty: only the connection itself counts.
+if env.str("SECURE_PROXY_SSL_HEADER", default=""):
+    SECURE_PROXY_SSL_HEADER = (env.str("SECURE_PROXY_SSL_HEADER"), "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+
+# Content-Security-Policy (django-csp 4): everything from our own origin, nothing
+# inline. Scripts and styles are files (the site's CSS, the admin's, the wizard's
+# JS); the one inline script we serve (django-celery-beat's periodic-task form,
+# overridden in electnepal/templates) carries the per-request nonce. No
+# 'unsafe-inline' anywhere: the mail dashboard's chart colours are SVG
+# presentation attributes (fill=), which CSP does not govern, not style attributes.
+# The email preview's iframe sets a stricter policy of its own (mailer.preview_views).
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from accounts.views import admin_login
 from mailer.dashboard import dashboard_view
 
 from . import healthz
@@ -15,6 +16,8 @@ urlpatterns = [
     path("mailer/", include("mailer.urls")),
     # Before admin.site.urls, whose catch-all would answer first; admin_view makes it staff-only.
     path("admin/mailer/dashboard/", admin.site.admin_view(dashboard_view), name="mailer-dashboard"),
+    # Staff log in through /auth/login/ and its failed-login limits, not the admin's own form.
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("healthz/", healthz.healthz, name="healthz"),
 ]

@@ -16,5 +16,7 @@ QUEUES = tuple(Queue(name, routing_key=name) for name in (HIGH, BULK, DEFAULT))
 # Task names only: this package imports no project app.
 ROUTES = {
     "mailer.deliver": {"queue": BULK},
+    # Resend-verification and forgot-password requests become security email: first.
+    "accounts.address_request": {"queue": HIGH},
     "mailer.*": {"queue": DEFAULT},
 }

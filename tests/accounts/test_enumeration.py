@@ -6,7 +6,7 @@ from django.test import Client
 from accounts.models import User
 from mailer.models import Email
 
-from .helpers import PASSWORD, messages_of
+from .helpers import PASSWORD, handle_address_requests, messages_of
 
 
 def answer(path: str, address: str):
@@ -41,9 +41,11 @@ def test_emails_only_go_to_accounts_that_exist(accounts):
     Client().post("/auth/forgot-password/", {"email": "nobody@example.com"})
     Client().post("/auth/resend-verification/", {"email": "nobody@example.com"})
     Client().post("/auth/resend-verification/", {"email": "known@example.com"})  # already verified
+    assert handle_address_requests() == 3
     assert not Email.objects.exists()
     Client().post("/auth/forgot-password/", {"email": "KNOWN@example.com"})
     Client().post("/auth/resend-verification/", {"email": "pending@example.com"})
+    assert handle_address_requests() == 2
     assert sorted(Email.objects.values_list("to", "template")) == [
         ("known@example.com", "accounts/email/password_reset"),
         ("pending@example.com", "accounts/email/verification"),

@@ -23,6 +23,7 @@ from tests.support.processes import RedisServer
 # Each data migration that creates a schedule, and the task it schedules.
 SCHEDULES = {
     "accounts.migrations.0002_cleanup_schedule": "accounts.cleanup",
+    "accounts.migrations.0004_address_request_sweep_schedule": "accounts.address_request_sweep",
     "mailer.migrations.0003_sweeper_schedule": "mailer.sweep",
     "mailer.migrations.0005_alerts_schedule": "mailer.alerts",
 }
@@ -64,7 +65,7 @@ def test_beat_publishes_every_migrated_schedule_when_due(transactional_db, priva
         names = wait_for(
             lambda: (names := published_tasks(client)) and set(SCHEDULES.values()) <= set(names) and names,
             timeout=30,
-            message="beat to publish the cleanup, the sweeper and the alerts",
+            message="beat to publish every migrated schedule",
         )
     finally:
         beat.send_signal(signal.SIGTERM)
