@@ -6,35 +6,22 @@ writes that setting over the database at every start.
 
 from django.db import migrations
 
+from worker.schedules import schedule_install, schedule_remove
+
 TASK = "accounts.address_request_sweep"
 NAME = "accounts: address request sweep"
+DESCRIPTION = (
+    "Handles resend-verification and forgot-password requests whose task "
+    "was never published (broker down at commit time)."
+)
 
 
 def create_schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
-    PeriodicTask.objects.update_or_create(
-        name=NAME,
-        defaults={
-            "task": TASK,
-            "interval": every_minute,
-            "crontab": None,
-            "enabled": True,
-            "queue": "default",
-            "description": "Handles resend-verification and forgot-password requests whose task "
-            "was never published (broker down at commit time).",
-        },
-    )
-    # Tell a running beat that the schedule changed.
-    from django.utils import timezone
-
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+    schedule_install(apps, name=NAME, task=TASK, description=DESCRIPTION, every=(60, "seconds"))
 
 
 def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+    schedule_remove(apps, name=NAME)
 
 
 class Migration(migrations.Migration):

@@ -6,35 +6,22 @@ the database at every start, which would undo what ops change in the admin.
 
 from django.db import migrations
 
+from worker.schedules import schedule_install, schedule_remove
+
 TASK = "mailer.sweep"
 NAME = "mailer: outbox sweeper"
+DESCRIPTION = (
+    "Publishes due outbox rows that have no delivery task on its way and "
+    "takes back claims of workers that died mid-send."
+)
 
 
 def create_schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
-    PeriodicTask.objects.update_or_create(
-        name=NAME,
-        defaults={
-            "task": TASK,
-            "interval": every_30s,
-            "crontab": None,
-            "enabled": True,
-            "queue": "default",
-            "description": "Publishes due outbox rows that have no delivery task on its way and "
-            "takes back claims of workers that died mid-send.",
-        },
-    )
-    # Tell a running beat that the schedule changed.
-    from django.utils import timezone
-
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
+    schedule_install(apps, name=NAME, task=TASK, description=DESCRIPTION, every=(30, "seconds"))
 
 
 def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+    schedule_remove(apps, name=NAME)
 
 
 class Migration(migrations.Migration):

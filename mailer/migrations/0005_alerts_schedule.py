@@ -2,35 +2,22 @@
 
 from django.db import migrations
 
+from worker.schedules import schedule_install, schedule_remove
+
 TASK = "mailer.alerts"
 NAME = "mailer: alerts"
+DESCRIPTION = (
+    "Logs at ERROR and emails ADMINS (at most hourly) when the bounce or complaint "
+    "rate passes half of SES's review threshold or a queued email waits over 10 minutes."
+)
 
 
 def create_schedule(apps, schema_editor):
-    from django.utils import timezone
-
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_5m, _ = IntervalSchedule.objects.get_or_create(every=5, period="minutes")
-    PeriodicTask.objects.update_or_create(
-        name=NAME,
-        defaults={
-            "task": TASK,
-            "interval": every_5m,
-            "crontab": None,
-            "enabled": True,
-            "queue": "default",
-            "description": "Logs at ERROR and emails ADMINS (at most hourly) when the bounce or complaint "
-            "rate passes half of SES's review threshold or a queued email waits over 10 minutes.",
-        },
-    )
-    apps.get_model("django_celery_beat", "PeriodicTasks").objects.update_or_create(
-        ident=1, defaults={"last_update": timezone.now()}
-    )
+    schedule_install(apps, name=NAME, task=TASK, description=DESCRIPTION, every=(5, "minutes"))
 
 
 def remove_schedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=NAME).delete()
+    schedule_remove(apps, name=NAME)
 
 
 class Migration(migrations.Migration):
