@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -32,11 +31,6 @@ TEMPLATE_ACCOUNT_EXISTS = "accounts/email/account_exists"
 TEMPLATE_WELCOME = "accounts/email/welcome"
 TEMPLATE_PASSWORD_RESET = "accounts/email/password_reset"
 TEMPLATE_PASSWORD_CHANGED = "accounts/email/password_changed"
-
-
-def site_url(viewname: str, *args) -> str:
-    """An absolute link built from settings.SITE_URL, never from the request's Host."""
-    return settings.SITE_URL + reverse(viewname, args=args)
 
 
 def _user_context(user: User) -> dict:
@@ -57,7 +51,7 @@ def _queue_link_email(user: User, *, token_model, template: str, viewname: str, 
         language=user.preferred_language,
         priority=mail.Priority.HIGH,
         context={**_user_context(user), "ttl_hours": int(token_model.ttl().total_seconds() // 3600)},
-        secret_context={link_name: site_url(viewname, token)},
+        secret_context={link_name: mail.site_url(viewname, token)},
         expires_at=record.expires_at,
     )
 
@@ -80,8 +74,8 @@ def _queue_account_exists(user: User) -> None:
         priority=mail.Priority.HIGH,
         context={
             **_user_context(user),
-            "login_url": site_url("accounts:login"),
-            "forgot_url": site_url("accounts:forgot-password"),
+            "login_url": mail.site_url("accounts:login"),
+            "forgot_url": mail.site_url("accounts:forgot-password"),
         },
     )
 
@@ -166,7 +160,7 @@ def email_verify(*, token: uuid.UUID) -> VerifyResult:
             to=user.email,
             language=user.preferred_language,
             priority=mail.Priority.BULK,
-            context={**_user_context(user), "login_url": site_url("accounts:login")},
+            context={**_user_context(user), "login_url": mail.site_url("accounts:login")},
         )
         return VerifyResult.VERIFIED
 
@@ -251,7 +245,7 @@ def password_reset_complete(*, token: uuid.UUID, password: str) -> User | None:
             to=user.email,
             language=user.preferred_language,
             priority=mail.Priority.HIGH,
-            context={**_user_context(user), "forgot_url": site_url("accounts:forgot-password")},
+            context={**_user_context(user), "forgot_url": mail.site_url("accounts:forgot-password")},
         )
         return user
 
