@@ -14,6 +14,8 @@ STAMP := $(VENV)/.installed
 # Python 3.11 where it is on PATH (the project's target), else whatever python3 is.
 PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 PYTEST_ARGS ?=
+# e.g. make bench BENCH_ARGS=--quick (smaller N), or BENCH_ARGS="--skip cleanup"
+BENCH_ARGS ?=
 
 .PHONY: venv services browser test run bench clean
 
@@ -42,7 +44,7 @@ run: venv
 
 bench:
 	@if [ -f bench/__main__.py ]; then \
-		$(MAKE) --no-print-directory venv && $(VENV)/bin/python -m bench; \
+		$(MAKE) --no-print-directory venv && $(VENV)/bin/python -m bench $(BENCH_ARGS); \
 	else \
 		echo "no benchmarks yet"; \
 	fi
