@@ -55,7 +55,10 @@ def snapshot(response, *, mask: str = "") -> dict:
         body = body.replace(mask.encode(), b"<masked>")
     return {
         "status": response.status_code,
-        "headers": {k: v for k, v in response.headers.items() if k.lower() not in {"set-cookie", "content-length"}},
+        # Expires (never_cache: "now") differs whenever two requests straddle a second.
+        "headers": {
+            k: v for k, v in response.headers.items() if k.lower() not in {"set-cookie", "content-length", "expires"}
+        },
         "length": len(body),
         "cookies": sorted(response.cookies),
         "body": body,

@@ -77,9 +77,15 @@ def test_flower_listens_on_loopback_by_default(tmp_path):
         env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        addresses = wait_for(lambda: _listening_addresses(port), timeout=30, message="Flower to listen")
+        addresses = wait_for(
+            lambda: _listening_addresses(port) or flower.poll() is not None, timeout=60, message="Flower to listen"
+        )
     finally:
         flower.terminate()
-        flower.wait(15)
+        try:
+            flower.wait(15)
+        except subprocess.TimeoutExpired:
+            flower.kill()
+            flower.wait(5)
         log.close()
-    assert addresses == {"127.0.0.1"}
+    assert addresses == {"127.0.0.1"}, (tmp_path / "flower.log").read_text()[-2000:]
