@@ -43,7 +43,7 @@ KINDS = ("verification_tokens", "reset_tokens", "unverified_users", "emails", "e
 
 def unverified_user_days() -> int:
     """Days after which a never-verified account is deleted (0: never)."""
-    return int(getattr(settings, "ACCOUNTS_UNVERIFIED_USER_DAYS", 30))
+    return settings.ACCOUNTS_UNVERIFIED_USER_DAYS
 
 
 def expired_verifications(now: datetime):

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from . import api
 from .models import Email
+from .redis_client import redis_client
 from .stats import BOUNCE_THRESHOLD, COMPLAINT_THRESHOLD, WARNING_FRACTION, delivery_counts, format_age, oldest_queued
 
 logger = logging.getLogger("mailer")
@@ -86,15 +87,13 @@ def find_problems(*, now: datetime | None = None) -> list[Problem]:
 
 def _take_notify_slot() -> bool:
     """True for the first caller in the interval; False after, or when Redis does not answer."""
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    client = redis_client(settings.REDIS_URL)
     try:
         return bool(client.set(THROTTLE_KEY, timezone.now().isoformat(), nx=True, ex=settings.MAILER_ALERT_INTERVAL_SECONDS))
     except redis.RedisError as exc:
         # Without Redis nothing could be published anyway; the ERROR lines remain.
         logger.error("mailer alert: not notifying ADMINS, Redis does not answer: %s", exc)
         return False
-    finally:
-        client.close()
 
 
 def _notify_admins(problems: list[Problem]) -> list[Email]:

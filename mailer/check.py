@@ -91,6 +91,11 @@ def _ses_clients():
     return session.client("sesv2", **options), session.client("ses", **options)
 
 
+def _endpoint() -> str:
+    """Where django-ses sends: the endpoint override, else the region's SES endpoint."""
+    return getattr(settings, "AWS_SES_REGION_ENDPOINT_URL", None) or settings.AWS_SES_REGION_ENDPOINT
+
+
 def _aws_error(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -115,7 +120,7 @@ def _credentials_finding(exc: Exception) -> Finding:
             "Check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (an SMTP password is not a secret access key), "
             "that the key is active, and that its policy allows ses:GetAccount and ses:SendEmail.",
         )
-    endpoint = getattr(settings, "AWS_SES_REGION_ENDPOINT_URL", None) or settings.AWS_SES_REGION_ENDPOINT
+    endpoint = _endpoint()
     return Finding(
         False,
         "connection",
@@ -172,7 +177,7 @@ def check_ses(*, recipient: str | None = None) -> list[Finding]:
         account, findings = _account(v2, v1)
     except (ClientError, BotoCoreError) as exc:
         return [_credentials_finding(exc)]
-    endpoint = getattr(settings, "AWS_SES_REGION_ENDPOINT_URL", None) or settings.AWS_SES_REGION_ENDPOINT
+    endpoint = _endpoint()
     findings.insert(0, Finding(True, "credentials", f"accepted by SES at {endpoint} ({settings.AWS_SES_REGION_NAME})"))
 
     sandbox = account.get("ProductionAccessEnabled") is False

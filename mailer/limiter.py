@@ -24,6 +24,8 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
+from .redis_client import redis_client
+
 RATE_KEY = "electnepal:mailer:rate:tat"
 QUOTA_KEY = "electnepal:mailer:quota:24h"
 
@@ -74,8 +76,7 @@ class Reservation:
 
 @lru_cache(maxsize=4)
 def _script(url: str):
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    return client.register_script(_SCRIPT)
+    return redis_client(url).register_script(_SCRIPT)
 
 
 def _interval() -> float:

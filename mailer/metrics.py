@@ -26,10 +26,11 @@ Recording never fails or noticeably delays a send: Redis errors are swallowed.
 import bisect
 import logging
 import time
-from functools import lru_cache
 
 import redis
 from django.conf import settings
+
+from .redis_client import redis_client
 
 logger = logging.getLogger("mailer.metrics")
 
@@ -48,12 +49,6 @@ DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
 # Short timeouts: a metric is not worth holding a worker thread for.
 _TIMEOUT = 1.0
 _failing = False
-
-
-@lru_cache(maxsize=4)
-def client(url: str) -> redis.Redis:
-    """One client (and connection pool, thread-safe) per Redis URL and process."""
-    return redis.Redis.from_url(url, socket_connect_timeout=_TIMEOUT, socket_timeout=_TIMEOUT)
 
 
 def _bucket(prefix: str, bound: float) -> str:
@@ -88,7 +83,7 @@ def _record(fields: dict[str, float]) -> None:
     """Add each value to its field of ``HASH_KEY`` in one transaction; never raise."""
     global _failing
     try:
-        pipe = client(settings.REDIS_URL).pipeline(transaction=True)
+        pipe = redis_client(settings.REDIS_URL, _TIMEOUT).pipeline(transaction=True)
         for field, amount in fields.items():
             if isinstance(amount, int):
                 pipe.hincrby(HASH_KEY, field, amount)
@@ -149,5 +144,5 @@ def read() -> dict[str, float]:
 
     Raises redis.RedisError when Redis does not answer: the caller decides.
     """
-    raw = client(settings.REDIS_URL).hgetall(HASH_KEY)
+    raw = redis_client(settings.REDIS_URL, _TIMEOUT).hgetall(HASH_KEY)
     return {field.decode(): float(value) for field, value in raw.items()}

@@ -90,21 +90,11 @@ class MailerCollector:
             f"Emails created in the last {WINDOW.total_seconds() / 3600:g} h, by status and kind (template).",
             labels=["status", "kind"],
         )
-        counts: dict[str, dict[str, int]] = {}
-        rows = (
-            Email.objects.filter(created_at__gt=now - WINDOW)
-            .values_list("template", "status")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for template, status, n in rows:
-            kind = counts.setdefault(template.rsplit("/", 1)[-1], dict.fromkeys(Email.Status.values, 0))
-            kind[status] = kind.get(status, 0) + n
         # Every status of every kind seen, zeros included: an alert on
         # emails{status="failed"} then compares with 0 rather than with nothing.
-        for kind, by_status in sorted(counts.items()):
-            for status, n in by_status.items():
-                emails.add_metric([status, kind], n)
+        for kind, by_status in sorted(stats.created_by_kind(start=now - WINDOW, end=now).items()):
+            for status in Email.Status.values:
+                emails.add_metric([status, kind], by_status.get(status, 0))
 
         # The backlog, any age: the partial index on queued/sending rows serves it.
         backlog = Email.objects.filter(status=Email.Status.QUEUED).aggregate(

@@ -8,6 +8,11 @@ from django.db import models
 from django.db.models.functions import Lower
 
 
+
+def template_kind(template: str) -> str:
+    """An email's kind: its template name's last part (``accounts/email/welcome`` → ``welcome``)."""
+    return template.rsplit("/", 1)[-1]
+
 class Email(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -71,7 +76,7 @@ class Email(models.Model):
 
     @property
     def kind(self) -> str:
-        return self.template.rsplit("/", 1)[-1]
+        return template_kind(self.template)
 
 
 class Suppression(models.Model):

@@ -7,6 +7,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from . import previews
+from .models import template_kind
 
 # The email's HTML is shown in a sandboxed iframe from its own URL, with a policy of
 # its own: no scripts, nothing fetched, only the inline styles an email is made of.
@@ -23,7 +24,7 @@ def _rendered(template: str, language: str):
 @staff_member_required
 def preview_index(request):
     rows = [
-        {"template": t, "kind": t.rsplit("/", 1)[-1], "languages": previews.languages_of(t)} for t in previews.kinds()
+        {"template": t, "kind": template_kind(t), "languages": previews.languages_of(t)} for t in previews.kinds()
     ]
     return render(request, "mailer/preview_index.html", {"rows": rows, "title": "Email previews"})
 

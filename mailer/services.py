@@ -33,7 +33,8 @@ def backoff_delay(attempt: int, *, min_delay: float = 0.0) -> float:
     return max(min_delay, random.uniform(0, ceiling))
 
 
-def _mask(address: str) -> str:
+def mask_address(address: str) -> str:
+    """``si***@example.com``: enough to tell addresses apart in a log, not to read them."""
     local, _, domain = address.partition("@")
     return f"{local[:2]}***@{domain}"
 
@@ -136,7 +137,7 @@ def _log(email: Email, status: str, started: float, *, message_id: str = "", err
         "email=%s kind=%s to=%s attempt=%d status=%s message_id=%s duration_ms=%.1f %s%s",
         email.pk,
         email.kind,
-        _mask(email.to),
+        mask_address(email.to),
         email.attempts,
         status,
         message_id or "-",

@@ -35,7 +35,7 @@ from email.utils import parseaddr
 from django.db import IntegrityError, transaction
 
 from .models import Email, EmailEvent, Suppression
-from .services import _mask as mask_address
+from .services import mask_address
 
 logger = logging.getLogger("mailer.ses")
 

@@ -23,7 +23,8 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import limiter
-from .models import Email
+from .models import Email, template_kind
+from .redis_client import redis_client
 
 # SES puts an account under review at these rates (SES developer guide, "sending
 # review process"); higher rates can get its sending paused.
@@ -76,21 +77,34 @@ def quota_use() -> dict:
     """
     window = settings.MAILER_QUOTA_WINDOW_SECONDS
     limit = settings.MAILER_MAX_24H_SEND
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    client = redis_client(settings.REDIS_URL)
     try:
         seconds, micros = client.time()  # the limiter scores slots on Redis's clock
         now = seconds + micros / 1e6
         used = client.zcount(limiter.QUOTA_KEY, f"({now - window}", "+inf")
     except redis.RedisError as exc:
         return {"used": None, "limit": limit, "fraction": None, "window_seconds": window, "error": str(exc)}
-    finally:
-        client.close()
     return {
         "used": used,
         "limit": limit,
         "fraction": used / limit if limit > 0 else None,
         "window_seconds": window,
     }
+
+
+def created_by_kind(*, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+    """``{kind: {status: n}}`` of the emails created in (start, end]; statuses with emails only. One query."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = (
+        Email.objects.filter(created_at__gt=start, created_at__lte=end)
+        .values_list("template", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for template, status, n in rows:
+        by_status = counts.setdefault(template_kind(template), {})
+        by_status[status] = by_status.get(status, 0) + n
+    return counts
 
 
 def delivery_counts(*, start: datetime, end: datetime, exclude_templates: tuple[str, ...] = ()) -> dict[str, int]:
@@ -129,24 +143,13 @@ def mail_stats(*, since: timedelta = timedelta(hours=24), label: str = "24h", no
     now = now or timezone.now()
     window = Window(label=label, start=now - since, end=now)
 
-    # 1. Emails created in the window, grouped by template and status.
-    by_status = dict.fromkeys(Email.Status.values, 0)
-    by_kind: dict[str, dict[str, int]] = {}
-    rows = (
-        Email.objects.filter(created_at__gt=window.start, created_at__lte=window.end)
-        .values_list("template", "status")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for template, status, n in rows:
-        by_status[status] = by_status.get(status, 0) + n
-        kind = by_kind.setdefault(template.rsplit("/", 1)[-1], {"total": 0})
-        kind["total"] += n
-        kind[status] = kind.get(status, 0) + n
+    # 1. Emails created in the window, by kind and status.
+    created = created_by_kind(start=window.start, end=window.end)
+    by_status = {status: sum(counts.get(status, 0) for counts in created.values()) for status in Email.Status.values}
     # Busiest kind first; statuses in their lifecycle order.
     by_kind = {
-        kind: {"total": counts["total"], **{s: counts[s] for s in Email.Status.values if s in counts}}
-        for kind, counts in sorted(by_kind.items(), key=lambda item: (-item[1]["total"], item[0]))
+        kind: {"total": sum(counts.values()), **{s: counts[s] for s in Email.Status.values if s in counts}}
+        for kind, counts in sorted(created.items(), key=lambda item: (-sum(item[1].values()), item[0]))
     }
 
     # 2. Emails sent in the window and what SES reported about them.
