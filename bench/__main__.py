@@ -65,6 +65,7 @@ ENV = {
 }
 CONTEXT = {"first_name": "Sita", "username": "sita", "login_url": "https://electnepal.test/auth/login/"}
 PASSWORD = "kathmandu-valley-2082"
+POOL = "threads"  # --pool
 
 
 # --- processes ------------------------------------------------------------------
@@ -212,7 +213,7 @@ def reset_outbox() -> None:
 def start_workers(count: int, concurrency: int, env: dict | None = None, tag: str = "") -> list:
     return [
         PROCS.start(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", "--pool=threads",
+            [sys.executable, "-m", "celery", "-A", "worker", "worker", f"--pool={POOL}",
              f"--concurrency={concurrency}", "--loglevel=WARNING", "--without-mingle", "--without-gossip",
              "--without-heartbeat", "-n", f"bench{tag}{i}@%h"],
             env={**ENV, **(env or {})}, log=f"worker{tag}{i}.log",
@@ -517,12 +518,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller N everywhere (a smoke run, ~2 min)")
     parser.add_argument("--emails", type=int, default=None, help="emails per throughput run (default 2000)")
     parser.add_argument("--concurrency", type=int, default=16, help="threads per worker process")
+    parser.add_argument("--pool", default="threads", choices=["threads", "gevent"], help="Celery worker pool")
     parser.add_argument("--ses-port", type=int, default=5799)
     parser.add_argument("--cleanup-rows", type=int, default=None, help="default 1,000,000 (100,000 with --quick)")
     parser.add_argument("--skip", default="", help="comma-separated: capacity,enqueue,throughput,tune,profile,"
                                                     "latency,limiter,signup,cleanup")
     args = parser.parse_args()
     quick = args.quick
+    global POOL
+    POOL = args.pool
     n = args.emails or (400 if quick else 2000)
     cleanup_rows = args.cleanup_rows or (100_000 if quick else 1_000_000)
     skip = set(filter(None, args.skip.split(",")))
@@ -539,7 +543,7 @@ def main() -> None:
 
     report = [f"# Mail pipeline benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n",
               f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
-              f"workers: `celery -A worker worker --pool=threads --concurrency={args.concurrency}`; "
+              f"workers: `celery -A worker worker --pool={POOL} --concurrency={args.concurrency}`; "
               f"django-ses (SES v2) → bench/fake_ses.py (aiohttp); PostgreSQL {DB_NAME}, Redis db 14.\n"]
 
     def section(title: str, body: str) -> None:

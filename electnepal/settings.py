@@ -263,6 +263,8 @@ MAILER_ALERT_MIN_SENT = env.int("MAILER_ALERT_MIN_SENT", default=20)
 MAILER_ALERT_INTERVAL_SECONDS = env.int("MAILER_ALERT_INTERVAL_SECONDS", default=3600)
 # Bearer token for Prometheus at /mailer/metrics/; empty: staff sessions only.
 MAILER_METRICS_TOKEN = env.str("MAILER_METRICS_TOKEN", default="")
+# Workers write their metrics to Redis at most this often (seconds; 0: at every observation).
+MAILER_METRICS_FLUSH_SECONDS = 1.0
 MAILER_QUEUES = {"high": "mail.high", "bulk": "mail.bulk"}
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import limiter, metrics, publish, rendering, secrets, transport
+from .claim import claim
 from .models import Email, Suppression
 
 logger = logging.getLogger("mailer.email")
@@ -37,20 +38,6 @@ def mask_address(address: str) -> str:
     """``si***@example.com``: enough to tell addresses apart in a log, not to read them."""
     local, _, domain = address.partition("@")
     return f"{local[:2]}***@{domain}"
-
-
-def _claim(email_id: int) -> Email | None:
-    """Atomically move a due, queued row to ``sending``; None if someone else has it."""
-    now = timezone.now()
-    claimed = Email.objects.filter(pk=email_id, status=Status.QUEUED, next_attempt_at__lte=now).update(
-        status=Status.SENDING,
-        attempts=F("attempts") + 1,
-        lease_expires_at=now + timedelta(seconds=settings.MAILER_LEASE_SECONDS),
-        updated_at=now,
-    )
-    if not claimed:
-        return None
-    return Email.objects.get(pk=email_id)
 
 
 def build_message(email: Email) -> EmailMultiAlternatives:
@@ -155,16 +142,17 @@ def email_deliver(*, email_id: int) -> str | None:
     - a transient error requeues with backoff until MAILER_MAX_ATTEMPTS, then ``failed``;
     - a permanent error (or a render error) is ``failed`` at once.
     """
-    email = _claim(email_id)
-    if email is None:
+    claimed = claim(email_id)
+    if claimed is None:
         return None
+    email = claimed.email
     started = time.monotonic()
 
     if email.expires_at and email.expires_at <= timezone.now():
         _finish(email, Status.EXPIRED, error="The link in this email expired before it could be sent.")
         _log(email, Status.EXPIRED, started)
         return Status.EXPIRED
-    if is_suppressed(email.to):
+    if claimed.suppressed:
         _finish(email, Status.SUPPRESSED, error="Address is on the suppression list.")
         _log(email, Status.SUPPRESSED, started)
         return Status.SUPPRESSED

@@ -32,3 +32,7 @@ DEFAULT_FROM_EMAIL = "ElectNepal <no-reply@electnepal.test>"
 # PBKDF2 at production strength costs ~0.3 s per hash on this machine; the flows, not
 # the hasher, are under test here.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Metrics are written at once, so that a test's observations are in Redis when it
+# reads them and never flushed into the next test; tests/mailer/test_metrics.py
+# checks the buffered writes of production on their own.
+MAILER_METRICS_FLUSH_SECONDS = 0

@@ -179,6 +179,40 @@ def test_a_wait_for_a_send_slot_is_recorded(db, ses, client, settings):
     assert value(samples, "electnepal_mailer_send_duration_seconds_count") == 2
 
 
+def test_a_worker_writes_its_observations_at_most_once_per_interval(db, client, settings, redis_client):
+    settings.MAILER_METRICS_FLUSH_SECONDS = 0.3
+    metrics.flush()  # nothing pending from before
+    calls = []
+    real_record = metrics._record
+    try:
+        metrics._record = lambda fields: (calls.append(fields), real_record(fields))
+        for _ in range(50):
+            metrics.record_send(latency_s=0.2, duration_s=0.02, priority="bulk")
+        metrics.record_limiter_wait(0.25)
+        assert not redis_client.exists(metrics.HASH_KEY)  # held in the process for now
+
+        wait_for(lambda: calls, timeout=5, message="the timed write")
+    finally:
+        metrics._record = real_record
+
+    assert len(calls) == 1  # 51 observations, one Redis pipeline
+    samples = scrape(client)
+    _, count, total = histogram(samples, "electnepal_mailer_send_latency_seconds", priority="bulk")
+    assert (count, total) == (50, pytest.approx(10.0))
+    assert value(samples, "electnepal_mailer_limiter_waits_total") == 1
+    assert value(samples, "electnepal_mailer_limiter_wait_seconds_total") == pytest.approx(0.25)
+
+
+def test_pending_observations_are_written_by_flush(db, client, settings):
+    settings.MAILER_METRICS_FLUSH_SECONDS = 60
+    metrics.record_send(latency_s=0.2, duration_s=0.02, priority="high")
+    assert value(scrape(client), "electnepal_mailer_send_latency_seconds_count", priority="high") == 0
+
+    metrics.flush()  # what the worker process does at exit
+
+    assert value(scrape(client), "electnepal_mailer_send_latency_seconds_count", priority="high") == 1
+
+
 def test_quota_use(db, client, settings):
     settings.MAILER_MAX_24H_SEND = 7
     limiter.reserve(3, max_ahead=60)

@@ -1,0 +1,105 @@
+"""``mailer.claim``: the one-statement claim, against the ORM's own view of the row.
+
+The race between two workers for one row is in test_guarantees.py; here, what the
+statement returns and changes, on PostgreSQL and on SQLite (``make run``'s default).
+"""
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from mailer.claim import claim
+from mailer.models import Email, Suppression
+
+Status = Email.Status
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def queued(**fields) -> Email:
+    defaults = {"template": "accounts/email/welcome", "to": "Sita@Example.com", "next_attempt_at": timezone.now(),
+                "context": {"first_name": "सीता", "n": 1}, "errors": [{"attempt": 1, "error": "x"}]}
+    return Email.objects.create(**{**defaults, **fields})
+
+
+def test_the_claimed_row_is_the_row_as_the_orm_reads_it(db, settings):
+    email = queued(expires_at=timezone.now() + timedelta(hours=72))
+    before = timezone.now()
+
+    claimed = claim(email.pk)
+
+    stored = Email.objects.get(pk=email.pk)
+    assert claimed is not None and claimed.suppressed is False
+    for field in Email._meta.concrete_fields:
+        assert getattr(claimed.email, field.attname) == getattr(stored, field.attname), field.name
+    assert (stored.status, stored.attempts) == (Status.SENDING, 1)
+    assert stored.context == {"first_name": "सीता", "n": 1} and stored.errors == [{"attempt": 1, "error": "x"}]
+    lease = stored.lease_expires_at - before
+    assert timedelta(seconds=settings.MAILER_LEASE_SECONDS) <= lease < timedelta(seconds=settings.MAILER_LEASE_SECONDS + 5)
+    assert claimed.email._state.adding is False and claimed.email._state.db == "default"
+
+
+def test_the_suppression_list_is_read_in_any_letter_case(db):
+    Suppression.objects.create(address="sita@example.COM", reason=Suppression.Reason.BOUNCE)
+    other = queued(to="gita@example.com")
+
+    assert claim(queued().pk).suppressed is True
+    assert claim(other.pk).suppressed is False
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"next_attempt_at": timezone.now() + timedelta(minutes=5)},  # not due yet
+        {"status": Status.SENDING},  # someone else has it
+        {"status": Status.SENT},
+    ],
+    ids=["not-due", "sending", "sent"],
+)
+def test_nothing_is_claimed_unless_queued_and_due(db, fields):
+    email = queued(**fields)
+    before = Email.objects.filter(pk=email.pk).values().get()
+
+    assert claim(email.pk) is None
+    assert Email.objects.filter(pk=email.pk).values().get() == before
+
+
+def test_a_second_claim_of_the_same_row_gets_nothing(db):
+    email = queued()
+    assert claim(email.pk) is not None
+    assert claim(email.pk) is None
+    assert Email.objects.get(pk=email.pk).attempts == 1
+
+
+SQLITE_SCRIPT = """
+import json
+from django.core.management import call_command
+from django.utils import timezone
+from mailer.claim import claim
+from mailer.models import Email, Suppression
+call_command("migrate", verbosity=0)
+email = Email.objects.create(template="t", to="A@Example.com", context={"a": "सीता"}, next_attempt_at=timezone.now())
+Suppression.objects.create(address="a@example.com")
+first, second = claim(email.pk), claim(email.pk)
+stored = Email.objects.get(pk=email.pk)
+print(json.dumps({"status": first.email.status, "attempts": first.email.attempts, "context": first.email.context,
+                  "suppressed": first.suppressed, "second": second is None, "stored": stored.status,
+                  "same_lease": first.email.lease_expires_at == stored.lease_expires_at}))
+"""
+
+
+def test_the_claim_works_on_sqlite(tmp_path):
+    """``make run`` and a fresh checkout use SQLite: RETURNING needs SQLite 3.35 or newer."""
+    env = {"DJANGO_SETTINGS_MODULE": "electnepal.settings", "READ_DOT_ENV": "false", "SECRET_KEY": "tests-only-key",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "LOG_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + SQLITE_SCRIPT], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "status": "sending", "attempts": 1, "context": {"a": "सीता"}, "suppressed": True, "second": True,
+        "stored": "sending", "same_lease": True,
+    }
