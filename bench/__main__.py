@@ -66,6 +66,7 @@ ENV = {
 CONTEXT = {"first_name": "Sita", "username": "sita", "login_url": "https://electnepal.test/auth/login/"}
 PASSWORD = "kathmandu-valley-2082"
 POOL = "threads"  # --pool
+BEST = (3, 12)  # --workers: processes × threads for the latency and priority scenarios
 
 
 # --- processes ------------------------------------------------------------------
@@ -372,10 +373,65 @@ def latency(ses: SES, rate: float, seconds: float, workers_count: int, concurren
         ses.wait_accepted(n, timeout=120)
     finally:
         stop_workers(workers)
-    delays = [(accepted - committed[to]) * 1000 for _, accepted, to in ses.log() if to in committed]
+    log = [entry for entry in ses.log() if entry[2] in committed]
+    delays = [(accepted - committed[to]) * 1000 for _, accepted, to in log]
+    arrivals = [(arrived - committed[to]) * 1000 for arrived, _, to in log]
     return {"n": n, "offered": n / produced, "behind_ms": behind * 1000, "workers": workers_count,
             "concurrency": concurrency, "latency_ms": latency_ms, "p50": percentile(delays, 0.5),
-            "p90": percentile(delays, 0.9), "p99": percentile(delays, 0.99), "max": max(delays)}
+            "p90": percentile(delays, 0.9), "p99": percentile(delays, 0.99), "max": max(delays),
+            "arrival_p50": percentile(arrivals, 0.5), "arrival_p99": percentile(arrivals, 0.99)}
+
+
+def priority_under_backlog(ses: SES, backlog: int, rate: float, workers_count: int, concurrency: int,
+                           latency_ms: float) -> dict:
+    """Password-reset emails (high priority, encrypted link, expiry) at ``rate``/s while ``backlog`` bulk drain.
+
+    The bulk emails are queued in one transaction first; once SES has accepted the
+    first of them, resets are committed one per transaction until the backlog is
+    gone. Commit → accepted per reset, and how much bulk was still waiting.
+    """
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from mailer import api
+
+    reset_outbox()
+    with transaction.atomic():
+        api.enqueue(template="accounts/email/welcome", to=[f"bulk{i}@example.com" for i in range(backlog)],
+                    context=CONTEXT)
+    ses.configure(latency_ms=latency_ms)
+    workers = start_workers(workers_count, concurrency, tag="b")
+    committed = {}
+    try:
+        ses.wait_accepted(1, timeout=120)
+        started, i = time.monotonic(), 0
+        while ses.stats()["accepted"] < backlog * 0.9:
+            target = started + i / rate
+            now = time.monotonic()
+            if target > now:
+                time.sleep(target - now)
+            to = f"reset{i}@example.com"
+            with transaction.atomic():
+                api.enqueue(template="accounts/email/password_reset", to=to, priority=api.Priority.HIGH,
+                            context={**CONTEXT, "ttl_hours": 24},
+                            secret_context={"reset_url": f"https://electnepal.test/auth/reset-password/{i}/"},
+                            expires_at=timezone.now() + timedelta(hours=24))
+            committed[to] = time.time()
+            i += 1
+        ses.wait_accepted(backlog + len(committed), timeout=120)
+    finally:
+        stop_workers(workers)
+    log = sorted(ses.log(), key=lambda entry: entry[1])
+    delays, bulk_after = [], []
+    for position, (_, accepted, to) in enumerate(log):
+        if to in committed:
+            delays.append((accepted - committed[to]) * 1000)
+            bulk_after.append(sum(1 for _, _, other in log[position + 1:] if other.startswith("bulk")))
+    return {"backlog": backlog, "resets": len(delays), "rate": rate, "workers": workers_count,
+            "concurrency": concurrency, "latency_ms": latency_ms, "p50": percentile(delays, 0.5),
+            "p99": percentile(delays, 0.99), "max": max(delays), "bulk_after_last": min(bulk_after)}
 
 
 def limiter(ses: SES, rate: float, seconds: float, workers_count: int, concurrency: int, latency_ms: float,
@@ -513,20 +569,29 @@ def md(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _configs(text: str) -> list[tuple[int, int]]:
+    """``"1x8,3x8"`` → [(1, 8), (3, 8)]: worker processes × threads."""
+    return [tuple(int(n) for n in item.split("x")) for item in text.split(",") if item]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller N everywhere (a smoke run, ~2 min)")
     parser.add_argument("--emails", type=int, default=None, help="emails per throughput run (default 2000)")
     parser.add_argument("--concurrency", type=int, default=16, help="threads per worker process")
     parser.add_argument("--pool", default="threads", choices=["threads", "gevent"], help="Celery worker pool")
+    parser.add_argument("--workers", type=_configs, default="3x12",
+                        help="processes x threads for throughput, latency and priority (default %(default)s)")
+    parser.add_argument("--tune", type=_configs, default="1x8,2x8,3x8,4x8,3x12,2x24",
+                        help="worker processes x threads to compare at 50 ms (default %(default)s)")
     parser.add_argument("--ses-port", type=int, default=5799)
     parser.add_argument("--cleanup-rows", type=int, default=None, help="default 1,000,000 (100,000 with --quick)")
     parser.add_argument("--skip", default="", help="comma-separated: capacity,enqueue,throughput,tune,profile,"
-                                                    "latency,limiter,signup,cleanup")
+                                                    "latency,priority,limiter,signup,cleanup")
     args = parser.parse_args()
     quick = args.quick
-    global POOL
-    POOL = args.pool
+    global POOL, BEST
+    POOL, BEST = args.pool, args.workers[0]
     n = args.emails or (400 if quick else 2000)
     cleanup_rows = args.cleanup_rows or (100_000 if quick else 1_000_000)
     skip = set(filter(None, args.skip.split(",")))
@@ -579,9 +644,9 @@ def main() -> None:
 
         results = []
         if "throughput" not in skip:
-            for workers_count in (1, 2):
+            for workers_count, concurrency in ((1, args.concurrency), BEST):
                 for latency_ms in (0, 50):
-                    results.append(throughput(ses, n, workers_count, args.concurrency, latency_ms))
+                    results.append(throughput(ses, n, workers_count, concurrency, latency_ms))
             section(f"Throughput: {n} emails, first commit → last accepted by SES", md(
                 ["worker processes × threads", "SES latency", "enqueue (producer) s", "total s", "emails/s",
                  "worker CPU ms/email", "PostgreSQL + Redis CPU ms/email (enqueue side included)",
@@ -590,7 +655,8 @@ def main() -> None:
                   f"{r['total_s']:.1f}", f"{r['rate']:.1f}", f"{r['cpu_ms']:.2f}", f"{r['server_cpu_ms']:.2f}", f"{r['ses_cpu_us']:.0f}",
                   r["ses_max_in_flight"], r["errors"]] for r in results]))
 
-            prefilled = [throughput_prefilled(ses, n, w, args.concurrency, lat) for w in (1, 2) for lat in (0, 50)]
+            prefilled = [throughput_prefilled(ses, n, w, c, lat) for w, c in ((1, args.concurrency), BEST)
+                         for lat in (0, 50)]
             section(f"Throughput, queue pre-filled: {n} emails queued, then the workers start; "
                     "first → last SES arrival", md(
                 ["worker processes × threads", "SES latency", "s", "emails/s", "worker CPU ms/email",
@@ -600,7 +666,7 @@ def main() -> None:
                   r["ses_max_in_flight"], r["errors"]] for r in prefilled]))
 
         if "tune" not in skip:
-            tuned = [throughput_prefilled(ses, n, w, c, 50) for w, c in ((1, 4), (1, 8), (2, 4), (2, 8), (3, 8))]
+            tuned = [throughput_prefilled(ses, n, w, c, 50) for w, c in args.tune]
             section(f"Tuning: threads per worker, queue pre-filled ({n} emails), SES latency 50 ms", md(
                 ["worker processes × threads", "s", "emails/s", "worker CPU ms/email",
                  "PostgreSQL + Redis CPU ms/email", "max SES requests in flight", "SES errors"],
@@ -620,13 +686,25 @@ def main() -> None:
         if "latency" not in skip:
             rows = []
             for latency_ms in (0, 50):
-                r = latency(ses, 100, 5 if quick else 20, 2, args.concurrency, latency_ms)
+                r = latency(ses, 100, 5 if quick else 20, *BEST, latency_ms)
                 rows.append([f"{r['workers']} × {r['concurrency']}", f"{r['latency_ms']:.0f} ms", r["n"],
                              f"{r['offered']:.1f}", f"{r['p50']:.1f}", f"{r['p90']:.1f}", f"{r['p99']:.1f}",
-                             f"{r['max']:.1f}", f"{r['behind_ms']:.1f}"])
+                             f"{r['max']:.1f}", f"{r['arrival_p50']:.1f} / {r['arrival_p99']:.1f}",
+                             f"{r['behind_ms']:.1f}"])
             section("Latency: commit → accepted by SES at a steady 100 emails/s (open loop)", md(
                 ["worker processes × threads", "SES latency", "emails", "offered /s", "p50 ms", "p90 ms",
-                 "p99 ms", "max ms", "producer max lag ms"], rows))
+                 "p99 ms", "max ms", "commit → request reaches SES, p50 / p99 ms", "producer max lag ms"], rows))
+
+        if "priority" not in skip:
+            rows = []
+            for latency_ms in (0, 50):
+                r = priority_under_backlog(ses, n, 10, *BEST, latency_ms)
+                rows.append([f"{r['workers']} × {r['concurrency']}", f"{r['latency_ms']:.0f} ms", r["backlog"],
+                             r["resets"], f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['max']:.1f}",
+                             r["bulk_after_last"]])
+            section(f"Priority: password resets at 10/s while {n} bulk emails drain; commit → accepted by SES", md(
+                ["worker processes × threads", "SES latency", "bulk queued", "resets", "p50 ms", "p99 ms", "max ms",
+                 "bulk still unsent when the last reset was accepted"], rows))
 
         if "limiter" not in skip:
             runs = [limiter(ses, 50, 4 if quick else 10, 4, 8, 50, warm=warm, headroom=headroom)
