@@ -5,16 +5,20 @@ again, even on Ctrl-C or an error. Uses its own PostgreSQL database
 (electnepal_bench, dropped and created) and Redis database 14 (flushed).
 
 0. Fake SES capacity: an aiohttp client with 64 concurrent connections against
-   bench/fake_ses.py at 0 and 50 ms, to show it is not the bottleneck.
+   bench/fake_ses.py at 0 and 50 ms, to show it is not the bottleneck. CPU floor:
+   render + MIME + one SES request per email, one thread, no queue or database.
 1. Request share: µs per ``mailer.api.enqueue`` in a committed transaction (insert
    + on-commit publish to Redis), median and p99, with no worker running; and a
    sign-up POST (Django test client, rate limits off) with SES latency 0 vs 2 s.
-2. Throughput: N emails enqueued (one committed transaction each) while 1 or 2
-   worker processes (``celery -A worker worker --pool=threads``) run; time from the
-   first commit until the fake SES accepted the last one, at SES latency 0 and
-   50 ms; worker CPU ms per email (psutil cpu_times before/after, after a warm-up).
+2. Throughput: N emails enqueued (one committed transaction each) while 1 × 16
+   or --workers (3 × 12) worker processes × threads (``celery -A worker worker
+   --pool=threads``) run; time from the first commit until the fake SES accepted
+   the last one, at SES latency 0 and 50 ms; worker CPU ms per email (psutil
+   cpu_times before/after, after a warm-up). Then the same with the N emails
+   queued before the workers start, and --tune's configurations at 50 ms.
 3. Latency: an open-loop producer enqueues at a steady 100 emails/s; commit →
-   accepted by SES (matched by To address), p50/p90/p99.
+   accepted by SES (matched by To address), p50/p90/p99. Priority: password
+   resets at 10/s while N bulk emails drain.
 4. Limiter: 4 worker processes, MAILER_MAX_SEND_RATE=50, the fake SES refusing
    more than 50 sends in any sliding second: achieved rate, busiest second,
    throttled answers (target 0).
@@ -272,6 +276,32 @@ def warm_up(ses: SES, workers: list, concurrency: int) -> None:
 
 # --- scenarios --------------------------------------------------------------------
 
+def cpu_floor(ses: SES, n: int) -> dict:
+    """The floor of sending: render + MIME + one SES request per email, one thread, no queue or database.
+
+    mailer.services.build_message (templates, css-inline, headers) and
+    mailer.transport.send (django-ses, the shared boto3 client) on unsaved rows, back
+    to back, against the fake SES at 0 ms. CPU from time.process_time (this process only).
+    """
+    from mailer import services, transport
+    from mailer.models import Email
+
+    ses.configure(latency_ms=0)
+    emails = [Email(pk=i, template="accounts/email/welcome", to=f"floor{i}@example.com", context=CONTEXT,
+                    language="ne" if i % 2 else "en") for i in range(n + 50)]
+    for email in emails[:50]:  # warm: templates, client, connection
+        transport.send(services.build_message(email))
+    cpu0 = time.process_time()
+    for email in emails[50:]:  # render + MIME alone
+        services.build_message(email).message().as_bytes()
+    render_cpu = time.process_time() - cpu0
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for email in emails[50:]:
+        transport.send(services.build_message(email))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return {"n": n, "cpu_ms": cpu * 1000 / n, "render_mime_ms": render_cpu * 1000 / n, "rate": n / wall}
+
+
 def measure_enqueue(n: int) -> tuple[list[float], list[float]]:
     from django.db import transaction
 
@@ -435,7 +465,7 @@ def priority_under_backlog(ses: SES, backlog: int, rate: float, workers_count: i
 
 
 def limiter(ses: SES, rate: float, seconds: float, workers_count: int, concurrency: int, latency_ms: float,
-            warm: bool = False, headroom: float = 0.03) -> dict:
+            warm: bool = False, headroom: float = 0.015) -> dict:
     """Cold: the emails are queued first and the workers start on them (start-up CPU included).
     Warm: the workers are started and warmed up first, then the emails are queued."""
     reset_outbox()
@@ -584,9 +614,11 @@ def main() -> None:
                         help="processes x threads for throughput, latency and priority (default %(default)s)")
     parser.add_argument("--tune", type=_configs, default="1x8,2x8,3x8,4x8,3x12,2x24",
                         help="worker processes x threads to compare at 50 ms (default %(default)s)")
+    parser.add_argument("--headroom", type=lambda text: [float(h) for h in text.split(",")], default="0.015,0.01",
+                        help="MAILER_RATE_HEADROOM values for the limiter scenario (default %(default)s)")
     parser.add_argument("--ses-port", type=int, default=5799)
     parser.add_argument("--cleanup-rows", type=int, default=None, help="default 1,000,000 (100,000 with --quick)")
-    parser.add_argument("--skip", default="", help="comma-separated: capacity,enqueue,throughput,tune,profile,"
+    parser.add_argument("--skip", default="", help="comma-separated: capacity,floor,enqueue,throughput,tune,profile,"
                                                     "latency,priority,limiter,signup,cleanup")
     args = parser.parse_args()
     quick = args.quick
@@ -641,6 +673,17 @@ def main() -> None:
                 ["enqueue + commit + publish, median", f"{statistics.median(totals):.0f} µs"],
                 ["enqueue + commit + publish, p99", f"{percentile(totals, 0.99):.0f} µs"],
             ]))
+
+        floor = None
+        if "floor" not in skip:
+            floor = cpu_floor(ses, n)
+            section("CPU floor: render + MIME + one SES request per email (one thread, no queue, no database)",
+                    md(["measure", "value"], [
+                        ["emails", floor["n"]],
+                        ["CPU per email", f"{floor['cpu_ms']:.2f} ms"],
+                        ["of which render + MIME (measured apart)", f"{floor['render_mime_ms']:.2f} ms"],
+                        ["emails/s on one core", f"{floor['rate']:.0f}"],
+                    ]))
 
         results = []
         if "throughput" not in skip:
@@ -708,7 +751,7 @@ def main() -> None:
 
         if "limiter" not in skip:
             runs = [limiter(ses, 50, 4 if quick else 10, 4, 8, 50, warm=warm, headroom=headroom)
-                    for warm, headroom in ((False, 0.03), (True, 0.03), (False, 0.10), (True, 0.10))]
+                    for headroom in args.headroom for warm in (False, True)]
             measures = [
                 ("emails", lambda r: r["n"]),
                 ("worker processes × threads", lambda r: f"{r['workers']} × {r['concurrency']}"),
@@ -724,9 +767,10 @@ def main() -> None:
                 ("throttled calls, seconds after the first send",
                  lambda r: ", ".join(map(str, r["throttled_after"][:20])) or "-"),
             ]
-            section("Limiter: MAILER_MAX_SEND_RATE=50, fake SES throttling above 50 in any sliding second", md(
-                ["measure", "cold (emails queued, then the workers start), headroom 3 % (default)",
-                 "warm (workers warmed up, then the emails queued), 3 %", "cold, headroom 10 %", "warm, 10 %"],
+            section("Limiter: MAILER_MAX_SEND_RATE=50, fake SES throttling above 50 in any sliding second",
+                    "Cold: the emails are queued, then the workers start. Warm: the workers are started and "
+                    "warmed up, then the emails are queued.\n\n" + md(
+                ["measure", *(f"{'warm' if r['warm'] else 'cold'}, headroom {r['headroom']:.0%}" for r in runs)],
                 [[name, *(get(r) for r in runs)] for name, get in measures]))
 
         if "signup" not in skip:

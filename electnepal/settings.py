@@ -243,7 +243,7 @@ MAILER_RETRY_CAP_SECONDS = env.float("MAILER_RETRY_CAP_SECONDS", default=900.0)
 # A claim older than this is considered abandoned (worker killed mid-send).
 MAILER_LEASE_SECONDS = env.int("MAILER_LEASE_SECONDS", default=120)
 # Stay this fraction below MAILER_MAX_SEND_RATE: jitter between workers and SES.
-MAILER_RATE_HEADROOM = env.float("MAILER_RATE_HEADROOM", default=0.03)
+MAILER_RATE_HEADROOM = env.float("MAILER_RATE_HEADROOM", default=0.015)
 MAILER_QUOTA_WINDOW_SECONDS = env.int("MAILER_QUOTA_WINDOW_SECONDS", default=24 * 3600)
 # A worker thread waits this long at most for a send slot; longer waits (a used-up
 # 24 h quota) put the email back in the outbox with a later next_attempt_at.
