@@ -413,12 +413,13 @@ def latency(ses: SES, rate: float, seconds: float, workers_count: int, concurren
 
 
 def priority_under_backlog(ses: SES, backlog: int, rate: float, workers_count: int, concurrency: int,
-                           latency_ms: float) -> dict:
+                           latency_ms: float, rounds: int = 3) -> dict:
     """Password-reset emails (high priority, encrypted link, expiry) at ``rate``/s while ``backlog`` bulk drain.
 
-    The bulk emails are queued in one transaction first; once SES has accepted the
-    first of them, resets are committed one per transaction until the backlog is
-    gone. Commit → accepted per reset, and how much bulk was still waiting.
+    The workers are started and warmed up. Each round queues the bulk emails in one
+    transaction and, from SES's first acceptance of one of them, commits resets one
+    per transaction until 90 % of the backlog is sent. Commit → accepted per reset
+    over all rounds, and how much bulk was still waiting at the last reset.
     """
     from datetime import timedelta
 
@@ -428,38 +429,40 @@ def priority_under_backlog(ses: SES, backlog: int, rate: float, workers_count: i
     from mailer import api
 
     reset_outbox()
-    with transaction.atomic():
-        api.enqueue(template="accounts/email/welcome", to=[f"bulk{i}@example.com" for i in range(backlog)],
-                    context=CONTEXT)
-    ses.configure(latency_ms=latency_ms)
     workers = start_workers(workers_count, concurrency, tag="b")
-    committed = {}
+    delays, bulk_after = [], []
     try:
-        ses.wait_accepted(1, timeout=120)
-        started, i = time.monotonic(), 0
-        while ses.stats()["accepted"] < backlog * 0.9:
-            target = started + i / rate
-            now = time.monotonic()
-            if target > now:
-                time.sleep(target - now)
-            to = f"reset{i}@example.com"
+        warm_up(ses, workers, concurrency)
+        for round_ in range(rounds):
+            ses.configure(latency_ms=latency_ms)  # counters and log start again
+            committed = {}
             with transaction.atomic():
-                api.enqueue(template="accounts/email/password_reset", to=to, priority=api.Priority.HIGH,
-                            context={**CONTEXT, "ttl_hours": 24},
-                            secret_context={"reset_url": f"https://electnepal.test/auth/reset-password/{i}/"},
-                            expires_at=timezone.now() + timedelta(hours=24))
-            committed[to] = time.time()
-            i += 1
-        ses.wait_accepted(backlog + len(committed), timeout=120)
+                api.enqueue(template="accounts/email/welcome",
+                            to=[f"bulk{round_}x{i}@example.com" for i in range(backlog)], context=CONTEXT)
+            ses.wait_accepted(1, timeout=120)
+            started, i = time.monotonic(), 0
+            while ses.stats()["accepted"] < backlog * 0.9:
+                target = started + i / rate
+                now = time.monotonic()
+                if target > now:
+                    time.sleep(target - now)
+                to = f"reset{round_}x{i}@example.com"
+                with transaction.atomic():
+                    api.enqueue(template="accounts/email/password_reset", to=to, priority=api.Priority.HIGH,
+                                context={**CONTEXT, "ttl_hours": 24},
+                                secret_context={"reset_url": f"https://electnepal.test/auth/reset-password/{i}/"},
+                                expires_at=timezone.now() + timedelta(hours=24))
+                committed[to] = time.time()
+                i += 1
+            ses.wait_accepted(backlog + len(committed), timeout=120)
+            log = sorted(ses.log(), key=lambda entry: entry[1])
+            for position, (_, accepted, to) in enumerate(log):
+                if to in committed:
+                    delays.append((accepted - committed[to]) * 1000)
+                    bulk_after.append(sum(1 for _, _, other in log[position + 1:] if other.startswith("bulk")))
     finally:
         stop_workers(workers)
-    log = sorted(ses.log(), key=lambda entry: entry[1])
-    delays, bulk_after = [], []
-    for position, (_, accepted, to) in enumerate(log):
-        if to in committed:
-            delays.append((accepted - committed[to]) * 1000)
-            bulk_after.append(sum(1 for _, _, other in log[position + 1:] if other.startswith("bulk")))
-    return {"backlog": backlog, "resets": len(delays), "rate": rate, "workers": workers_count,
+    return {"backlog": backlog, "resets": len(delays), "rounds": rounds, "rate": rate, "workers": workers_count,
             "concurrency": concurrency, "latency_ms": latency_ms, "p50": percentile(delays, 0.5),
             "p99": percentile(delays, 0.99), "max": max(delays), "bulk_after_last": min(bulk_after)}
 
@@ -742,12 +745,12 @@ def main() -> None:
             rows = []
             for latency_ms in (0, 50):
                 r = priority_under_backlog(ses, n, 10, *BEST, latency_ms)
-                rows.append([f"{r['workers']} × {r['concurrency']}", f"{r['latency_ms']:.0f} ms", r["backlog"],
-                             r["resets"], f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['max']:.1f}",
+                rows.append([f"{r['workers']} × {r['concurrency']}", f"{r['latency_ms']:.0f} ms",
+                             f"{r['backlog']} × {r['rounds']}", r["resets"], f"{r['p50']:.1f}", f"{r['p99']:.1f}", f"{r['max']:.1f}",
                              r["bulk_after_last"]])
             section(f"Priority: password resets at 10/s while {n} bulk emails drain; commit → accepted by SES", md(
-                ["worker processes × threads", "SES latency", "bulk queued", "resets", "p50 ms", "p99 ms", "max ms",
-                 "bulk still unsent when the last reset was accepted"], rows))
+                ["worker processes × threads", "SES latency", "bulk queued × rounds", "resets", "p50 ms", "p99 ms", "max ms",
+                 "bulk still unsent when a reset was accepted, fewest"], rows))
 
         if "limiter" not in skip:
             runs = [limiter(ses, 50, 4 if quick else 10, 4, 8, 50, warm=warm, headroom=headroom)
@@ -770,7 +773,7 @@ def main() -> None:
             section("Limiter: MAILER_MAX_SEND_RATE=50, fake SES throttling above 50 in any sliding second",
                     "Cold: the emails are queued, then the workers start. Warm: the workers are started and "
                     "warmed up, then the emails are queued.\n\n" + md(
-                ["measure", *(f"{'warm' if r['warm'] else 'cold'}, headroom {r['headroom']:.0%}" for r in runs)],
+                ["measure", *(f"{'warm' if r['warm'] else 'cold'}, headroom {r['headroom']:.1%}" for r in runs)],
                 [[name, *(get(r) for r in runs)] for name, get in measures]))
 
         if "signup" not in skip:
