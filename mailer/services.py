@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import limiter, metrics, publish, rendering, secrets, transport
-from .claim import claim
+from . import rows
 from .models import Email, Suppression
 
 logger = logging.getLogger("mailer.email")
@@ -62,26 +62,21 @@ def is_suppressed(address: str) -> bool:
     return Suppression.objects.filter(address__iexact=address).exists()
 
 
-def _finish(email: Email, status: str, *, message_id: str = "", error: str = "") -> None:
-    """Record a final state and erase the secret context (the one-time links).
+def _finish(email: Email, status: str, *, error: str) -> None:
+    """Record a final state other than ``sent`` (rows.mark_sent records a send) and erase the secret context.
 
     The plain ``context`` (names, links without a token) stays, so that the admin's
     email log can show what was sent and "send again" can queue it anew; the row,
     context included, goes with the nightly retention (MAILER_RETENTION_DAYS).
     """
-    now = timezone.now()
-    fields = {
-        "status": status,
-        "message_id": message_id,
-        "last_error": error,
-        "sent_at": now if status == Status.SENT else None,
-        "lease_expires_at": None,
-        "secret_context": "",
-        "updated_at": now,
-    }
-    if error:
-        fields["errors"] = [*email.errors, _error_entry(email, error, transient=False)]
-    Email.objects.filter(pk=email.pk, status=Status.SENDING).update(**fields)
+    Email.objects.filter(pk=email.pk, status=Status.SENDING).update(
+        status=status,
+        last_error=error,
+        errors=[*email.errors, _error_entry(email, error, transient=False)],
+        lease_expires_at=None,
+        secret_context="",
+        updated_at=timezone.now(),
+    )
 
 
 def _requeue(email: Email, delay: float, *, error: str = "", transient_attempt: bool = True) -> None:
@@ -142,7 +137,7 @@ def email_deliver(*, email_id: int) -> str | None:
     - a transient error requeues with backoff until MAILER_MAX_ATTEMPTS, then ``failed``;
     - a permanent error (or a render error) is ``failed`` at once.
     """
-    claimed = claim(email_id)
+    claimed = rows.claim(email_id)
     if claimed is None:
         return None
     email = claimed.email
@@ -185,7 +180,7 @@ def email_deliver(*, email_id: int) -> str | None:
         _log(email, Status.FAILED, started, error=error)
         return Status.FAILED
 
-    _finish(email, Status.SENT, message_id=message_id)
+    rows.mark_sent(email.pk, message_id)
     _log(email, Status.SENT, started, message_id=message_id)
     # After the row records the send: metrics (Redis) must never delay or undo that.
     metrics.record_send(latency_s=latency, duration_s=send_seconds, priority=email.priority)

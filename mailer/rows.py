@@ -1,12 +1,17 @@
-"""Claiming an outbox row: one statement takes the row, reads it, and reads the suppression list.
+"""The two row changes on every email's path, one SQL statement each.
+
+``claim`` takes a row, reads it and reads the suppression list at once:
 
     UPDATE mailer_email SET status = 'sending', attempts = attempts + 1, …
     WHERE id = %s AND status = 'queued' AND next_attempt_at <= %s
     RETURNING <every column>, EXISTS (SELECT 1 FROM mailer_suppression WHERE lower(address) = lower("to"))
 
-One round trip where the ORM needs three (update, select, suppression lookup): the
-claim is on every email's path, and `make bench` measured the two saved queries at
-about 0.5 ms of worker CPU per email.
+``mark_sent`` records a send. One round trip where the ORM needs three (update,
+select, suppression lookup) for the claim, and no query compilation for either:
+`make bench` profiled the claim's two saved queries at ~0.5 ms of worker CPU per
+email, and the ORM's UPDATE at ~0.2 ms of CPU against ~0.05 ms for the statement.
+The rarer outcomes (retry, failure, expiry, suppression) stay with the ORM in
+mailer.services.
 
 The claim is atomic: of two workers racing for one row, the second's UPDATE waits
 for the first to commit, re-checks its WHERE on the new row version (PostgreSQL's
@@ -35,15 +40,17 @@ class Claim:
     suppressed: bool
 
 
-@cache
-def _statement(alias: str) -> str:
-    """The claim's SQL for database ``alias`` (built once per process from the models' metadata)."""
+def _quoting(alias: str):
+    """(quote a name, quoted column of an Email field) for database ``alias``."""
     qn = connections[alias].ops.quote_name
+    return qn, lambda name: qn(Email._meta.get_field(name).column)
+
+
+@cache
+def _claim_statement(alias: str) -> str:
+    """The claim's SQL for database ``alias`` (built once per process from the models' metadata)."""
+    qn, col = _quoting(alias)
     email, suppression = Email._meta, Suppression._meta
-
-    def col(name: str) -> str:
-        return qn(email.get_field(name).column)
-
     table = qn(email.db_table)
     returning = ", ".join(f"{table}.{qn(f.column)}" for f in email.concrete_fields)
     suppressed = (
@@ -58,6 +65,11 @@ def _statement(alias: str) -> str:
     )
 
 
+def _datetime_prep(connection):
+    field = Email._meta.get_field("updated_at")
+    return lambda value: field.get_db_prep_value(value, connection)
+
+
 def claim(email_id: int) -> Claim | None:
     """Move Email ``email_id`` from due ``queued`` to ``sending`` and return it; None if it isn't both.
 
@@ -67,11 +79,7 @@ def claim(email_id: int) -> Claim | None:
     alias = router.db_for_write(Email)
     connection = connections[alias]
     now = timezone.now()
-    datetime_field = Email._meta.get_field("updated_at")
-
-    def prep(value):
-        return datetime_field.get_db_prep_value(value, connection)
-
+    prep = _datetime_prep(connection)
     params = [
         Status.SENDING,
         prep(now + timedelta(seconds=settings.MAILER_LEASE_SECONDS)),
@@ -81,7 +89,7 @@ def claim(email_id: int) -> Claim | None:
         prep(now),
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_statement(alias), params)
+        cursor.execute(_claim_statement(alias), params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -91,3 +99,27 @@ def claim(email_id: int) -> Claim | None:
     converters = compiler.get_converters([f.get_col(Email._meta.db_table) for f in fields])
     *values, suppressed = next(compiler.apply_converters([row], converters))
     return Claim(Email.from_db(alias, [f.attname for f in fields], values), bool(suppressed))
+
+
+@cache
+def _sent_statement(alias: str) -> str:
+    qn, col = _quoting(alias)
+    return (
+        f"UPDATE {qn(Email._meta.db_table)} SET {col('status')} = %s, {col('message_id')} = %s, "
+        f"{col('last_error')} = '', {col('sent_at')} = %s, {col('lease_expires_at')} = NULL, "
+        f"{col('secret_context')} = '', {col('updated_at')} = %s "
+        f"WHERE {col('id')} = %s AND {col('status')} = %s"
+    )
+
+
+def mark_sent(email_id: int, message_id: str) -> bool:
+    """Record that claimed Email ``email_id`` was sent as ``message_id``; False if it was no longer claimed.
+
+    The secret context (one-time links) is erased with it, as every final state does.
+    """
+    alias = router.db_for_write(Email)
+    connection = connections[alias]
+    now = _datetime_prep(connection)(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_sent_statement(alias), [Status.SENT, message_id, now, now, email_id, Status.SENDING])
+        return cursor.rowcount == 1

@@ -1,4 +1,4 @@
-"""``mailer.claim``: the one-statement claim, against the ORM's own view of the row.
+"""``mailer.rows``: the one-statement claim and send record, against the ORM's own view of the row.
 
 The race between two workers for one row is in test_guarantees.py; here, what the
 statement returns and changes, on PostgreSQL and on SQLite (``make run``'s default).
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from mailer.claim import claim
+from mailer.rows import claim, mark_sent
 from mailer.models import Email, Suppression
 
 Status = Email.Status
@@ -75,20 +75,45 @@ def test_a_second_claim_of_the_same_row_gets_nothing(db):
     assert Email.objects.get(pk=email.pk).attempts == 1
 
 
+def test_mark_sent_records_the_send_and_erases_the_secret_context(db):
+    email = queued(secret_context="ciphertext-of-a-link", last_error="Throttling: earlier attempt")
+    claim(email.pk)
+    before = timezone.now()
+
+    assert mark_sent(email.pk, "0100-ses-message-id") is True
+
+    stored = Email.objects.get(pk=email.pk)
+    assert (stored.status, stored.message_id, stored.last_error, stored.secret_context) == (
+        Status.SENT, "0100-ses-message-id", "", "")
+    assert stored.lease_expires_at is None and before <= stored.sent_at == stored.updated_at <= timezone.now()
+    assert stored.context == {"first_name": "सीता", "n": 1} and stored.errors == [{"attempt": 1, "error": "x"}]
+
+
+def test_mark_sent_changes_nothing_unless_the_row_is_claimed(db):
+    email = queued()
+    before = Email.objects.filter(pk=email.pk).values().get()
+
+    assert mark_sent(email.pk, "0100-late") is False
+    assert Email.objects.filter(pk=email.pk).values().get() == before
+
+
 SQLITE_SCRIPT = """
 import json
 from django.core.management import call_command
 from django.utils import timezone
-from mailer.claim import claim
+from mailer.rows import claim, mark_sent
 from mailer.models import Email, Suppression
 call_command("migrate", verbosity=0)
 email = Email.objects.create(template="t", to="A@Example.com", context={"a": "सीता"}, next_attempt_at=timezone.now())
 Suppression.objects.create(address="a@example.com")
 first, second = claim(email.pk), claim(email.pk)
 stored = Email.objects.get(pk=email.pk)
+marked = mark_sent(email.pk, "0100-id")
+sent = Email.objects.get(pk=email.pk)
 print(json.dumps({"status": first.email.status, "attempts": first.email.attempts, "context": first.email.context,
                   "suppressed": first.suppressed, "second": second is None, "stored": stored.status,
-                  "same_lease": first.email.lease_expires_at == stored.lease_expires_at}))
+                  "same_lease": first.email.lease_expires_at == stored.lease_expires_at,
+                  "sent": [marked, sent.status, sent.message_id, sent.sent_at is not None, sent.lease_expires_at]}))
 """
 
 
@@ -101,5 +126,5 @@ def test_the_claim_works_on_sqlite(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) == {
         "status": "sending", "attempts": 1, "context": {"a": "सीता"}, "suppressed": True, "second": True,
-        "stored": "sending", "same_lease": True,
+        "stored": "sending", "same_lease": True, "sent": [True, "sent", "0100-id", True, None],
     }
