@@ -155,11 +155,16 @@ class FakeSES:
     async def identity(self, request: web.Request) -> web.Response:  # CreateEmailIdentity, for parity with moto
         return web.json_response({"IdentityType": "EMAIL_ADDRESS", "VerifiedForSendingStatus": True})
 
+    async def account(self, request: web.Request) -> web.Response:  # GetAccount: the workers' warm-up probe
+        return web.json_response({"SendingEnabled": True, "ProductionAccessEnabled": True,
+                                  "SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 0.0}})
+
 
 def make_app(ses: FakeSES) -> web.Application:
     app = web.Application(client_max_size=40 * 2**20)
     app.router.add_post("/v2/email/outbound-emails", ses.v2_send)
     app.router.add_post("/v2/email/identities", ses.identity)
+    app.router.add_get("/v2/email/account", ses.account)
     app.router.add_post("/", ses.v1)
     app.router.add_get("/stats", ses.stats)
     app.router.add_get("/log", ses.get_log)

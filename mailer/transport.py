@@ -173,6 +173,26 @@ def connection() -> BaseEmailBackend:
     return conn
 
 
+def probe() -> str:
+    """One read-only call on this process's SES client; what SES answered ("ok" or an error code).
+
+    GetAccount (v2) or GetSendQuota (v1), both in the deployment guide's IAM policy.
+    Nothing is sent. Its use is the first request itself: botocore's first call on a
+    client costs a few ms more than the next ones (a pooled connection, the signer,
+    the endpoint rules), and a process's first send, paying it, reached SES late
+    enough to crowd the send slots after it. Other backends: "-" (nothing to probe).
+    """
+    conn = connection()
+    if not isinstance(conn, SESBackend):
+        return "-"
+    client = conn.connection
+    try:
+        client.get_account() if client.meta.service_model.service_name == "sesv2" else client.get_send_quota()
+    except ClientError as exc:
+        return exc.response.get("Error", {}).get("Code", "ClientError")
+    return "ok"
+
+
 def reset_connection() -> None:
     """Close and forget this thread's connection (after an error, or a settings change)."""
     conn = getattr(_local, "connection", None)

@@ -23,6 +23,7 @@ def test_worker_ready_renders_every_kind_in_every_language_and_opens_the_backend
     loader.reset()  # as in a new process
     transport.reset_connection()
     log_before = len(email_log())
+    ses.faults.answer("GET", "/v2/email/account", 200, {"SendingEnabled": True})  # moto has no GetAccount
 
     worker_ready.send(sender=None)  # what Celery sends once the worker consumes
 
@@ -32,8 +33,20 @@ def test_worker_ready_renders_every_kind_in_every_language_and_opens_the_backend
     assert "accounts/email/password_reset.ne.html" in loader.get_template_cache
     assert transport.connection().connection is not None  # the shared boto3 client is built
     expected = len(previews.kinds()) * len(previews.languages())
-    assert f"INFO mailer worker warm-up: {expected} emails rendered" in email_log()[log_before:]
+    assert f"INFO mailer worker warm-up: {expected} emails rendered, django_ses.SESBackend opened (probe: ok)" in (
+        email_log()[log_before:])
     assert ses.faults.send_requests == 0  # rendering only: nothing is sent
+
+
+def test_a_refused_probe_is_named_in_the_log_and_the_warm_up_completes(db, ses):
+    transport.reset_connection()
+    ses.faults.answer("GET", "/v2/email/account", 403, {"message": "not allowed"}, error_type="AccessDeniedException")
+    log_before = len(email_log())
+
+    assert warm_up() == len(previews.kinds()) * len(previews.languages())
+
+    assert "opened (probe: AccessDeniedException)" in email_log()[log_before:]
+    assert ses.faults.send_requests == 0
 
 
 def test_a_failed_warm_up_is_logged_and_never_raises(db, settings):
