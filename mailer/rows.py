@@ -1,17 +1,21 @@
 """The two row changes on every email's path, one SQL statement each.
 
-``claim`` takes a row, reads it and reads the suppression list at once:
+``claim`` takes a row and reads it in one round trip:
 
     UPDATE mailer_email SET status = 'sending', attempts = attempts + 1, …
     WHERE id = %s AND status = 'queued' AND next_attempt_at <= %s
-    RETURNING <every column>, EXISTS (SELECT 1 FROM mailer_suppression WHERE lower(address) = lower("to"))
+    RETURNING <every column>
 
-``mark_sent`` records a send. One round trip where the ORM needs three (update,
-select, suppression lookup) for the claim, and no query compilation for either:
-`make bench` profiled the claim's two saved queries at ~0.5 ms of worker CPU per
-email, and the ORM's UPDATE at ~0.2 ms of CPU against ~0.05 ms for the statement.
-The rarer outcomes (retry, failure, expiry, suppression) stay with the ORM in
-mailer.services.
+``mark_sent`` records a send. One round trip where the ORM needs two (update,
+select) for the claim, and no query compilation for either: `make bench` profiled
+the ORM's UPDATE at ~0.2 ms of CPU against ~0.05 ms for the statement. The rarer
+outcomes (retry, failure, expiry, suppression) stay with the ORM in mailer.services.
+
+Each statement touches one table only. Reading the suppression list in the claim
+as well (an EXISTS in RETURNING) saved one more round trip, but then a claim held
+the outbox's lock while it waited for the suppression list's, and a TRUNCATE or a
+migration taking both in the other order deadlocked with it (seen in the test
+suite's flush).
 
 The claim is atomic: of two workers racing for one row, the second's UPDATE waits
 for the first to commit, re-checks its WHERE on the new row version (PostgreSQL's
@@ -19,7 +23,6 @@ READ COMMITTED; SQLite serialises writers) and matches nothing. Needs RETURNING:
 PostgreSQL, or SQLite 3.35 and newer.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
@@ -28,16 +31,9 @@ from django.db import connections, router
 from django.db.models.sql import Query
 from django.utils import timezone
 
-from .models import Email, Suppression
+from .models import Email
 
 Status = Email.Status
-
-
-@dataclass(frozen=True)
-class Claim:
-    email: Email
-    # The address is on the suppression list (letter case ignored), as of the claim.
-    suppressed: bool
 
 
 def _quoting(alias: str):
@@ -50,18 +46,14 @@ def _quoting(alias: str):
 def _claim_statement(alias: str) -> str:
     """The claim's SQL for database ``alias`` (built once per process from the models' metadata)."""
     qn, col = _quoting(alias)
-    email, suppression = Email._meta, Suppression._meta
+    email = Email._meta
     table = qn(email.db_table)
     returning = ", ".join(f"{table}.{qn(f.column)}" for f in email.concrete_fields)
-    suppressed = (
-        f"EXISTS (SELECT 1 FROM {qn(suppression.db_table)} s "
-        f"WHERE LOWER(s.{qn(suppression.get_field('address').column)}) = LOWER({table}.{col('to')}))"
-    )
     return (
         f"UPDATE {table} SET {col('status')} = %s, {col('attempts')} = {col('attempts')} + 1, "
         f"{col('lease_expires_at')} = %s, {col('updated_at')} = %s "
         f"WHERE {col('id')} = %s AND {col('status')} = %s AND {col('next_attempt_at')} <= %s "
-        f"RETURNING {returning}, {suppressed}"
+        f"RETURNING {returning}"
     )
 
 
@@ -70,7 +62,7 @@ def _datetime_prep(connection):
     return lambda value: field.get_db_prep_value(value, connection)
 
 
-def claim(email_id: int) -> Claim | None:
+def claim(email_id: int) -> Email | None:
     """Move Email ``email_id`` from due ``queued`` to ``sending`` and return it; None if it isn't both.
 
     The attempt counter goes up by one and the lease runs for MAILER_LEASE_SECONDS
@@ -97,8 +89,8 @@ def claim(email_id: int) -> Claim | None:
     # The ORM's own conversions (JSON, datetimes on SQLite, …), as a queryset applies them.
     compiler = Query(Email).get_compiler(connection=connection)
     converters = compiler.get_converters([f.get_col(Email._meta.db_table) for f in fields])
-    *values, suppressed = next(compiler.apply_converters([row], converters))
-    return Claim(Email.from_db(alias, [f.attname for f in fields], values), bool(suppressed))
+    values = next(compiler.apply_converters([row], converters))
+    return Email.from_db(alias, [f.attname for f in fields], values)
 
 
 @cache

@@ -137,17 +137,16 @@ def email_deliver(*, email_id: int) -> str | None:
     - a transient error requeues with backoff until MAILER_MAX_ATTEMPTS, then ``failed``;
     - a permanent error (or a render error) is ``failed`` at once.
     """
-    claimed = rows.claim(email_id)
-    if claimed is None:
+    email = rows.claim(email_id)
+    if email is None:
         return None
-    email = claimed.email
     started = time.monotonic()
 
     if email.expires_at and email.expires_at <= timezone.now():
         _finish(email, Status.EXPIRED, error="The link in this email expired before it could be sent.")
         _log(email, Status.EXPIRED, started)
         return Status.EXPIRED
-    if claimed.suppressed:
+    if is_suppressed(email.to):
         _finish(email, Status.SUPPRESSED, error="Address is on the suppression list.")
         _log(email, Status.SUPPRESSED, started)
         return Status.SUPPRESSED
