@@ -274,6 +274,16 @@ def warm_up(ses: SES, workers: list, concurrency: int) -> None:
     ses.wait_accepted(n, timeout=120)
 
 
+def pace(started: float, i: int, rate: float) -> float:
+    """Open loop: sleep until event ``i`` of a steady ``rate``/s begun at ``started``; return how late it is."""
+    target = started + i / rate
+    now = time.monotonic()
+    if target > now:
+        time.sleep(target - now)
+        return 0.0
+    return now - target
+
+
 # --- scenarios --------------------------------------------------------------------
 
 def cpu_floor(ses: SES, n: int) -> dict:
@@ -390,12 +400,7 @@ def latency(ses: SES, rate: float, seconds: float, workers_count: int, concurren
         committed, behind = {}, 0.0
         started = time.monotonic()
         for i in range(n):
-            target = started + i / rate
-            now = time.monotonic()
-            if target > now:
-                time.sleep(target - now)
-            else:
-                behind = max(behind, now - target)
+            behind = max(behind, pace(started, i, rate))
             to = f"lat{i}@example.com"
             enqueue_one(to)
             committed[to] = time.time()
@@ -442,10 +447,7 @@ def priority_under_backlog(ses: SES, backlog: int, rate: float, workers_count: i
             ses.wait_accepted(1, timeout=120)
             started, i = time.monotonic(), 0
             while ses.stats()["accepted"] < backlog * 0.9:
-                target = started + i / rate
-                now = time.monotonic()
-                if target > now:
-                    time.sleep(target - now)
+                pace(started, i, rate)
                 to = f"reset{round_}x{i}@example.com"
                 with transaction.atomic():
                     api.enqueue(template="accounts/email/password_reset", to=to, priority=api.Priority.HIGH,

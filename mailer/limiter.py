@@ -21,7 +21,6 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
-import redis
 from django.conf import settings
 
 from .redis_client import redis_client

@@ -16,8 +16,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import limiter, metrics, publish, rendering, secrets, transport
-from . import rows
+from . import limiter, metrics, publish, rendering, rows, secrets, transport
 from .models import Email, Suppression
 
 logger = logging.getLogger("mailer.email")
