@@ -10,7 +10,7 @@ import sys
 
 from celery import Celery, signals
 
-from . import queues
+from . import broker, queues
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "electnepal.settings")
 
@@ -29,6 +29,7 @@ def _refuse_open_flower() -> None:
 
 
 _refuse_open_flower()
+broker.install()
 
 app = Celery("electnepal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
