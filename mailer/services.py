@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import limiter, metrics, publish, rendering, rows, secrets, transport
-from .models import Email, Suppression
+from .models import Email
 
 logger = logging.getLogger("mailer.email")
 
@@ -54,11 +54,6 @@ def build_message(email: Email) -> EmailMultiAlternatives:
     )
     message.attach_alternative(rendered.html, "text/html")
     return message
-
-
-def is_suppressed(address: str) -> bool:
-    """Whether ``address`` is on the suppression list (letter case ignored)."""
-    return Suppression.objects.filter(address__iexact=address).exists()
 
 
 def _finish(email: Email, status: str, *, error: str) -> None:
@@ -145,7 +140,7 @@ def email_deliver(*, email_id: int) -> str | None:
         _finish(email, Status.EXPIRED, error="The link in this email expired before it could be sent.")
         _log(email, Status.EXPIRED, started)
         return Status.EXPIRED
-    if is_suppressed(email.to):
+    if rows.suppressed(email.to):
         _finish(email, Status.SUPPRESSED, error="Address is on the suppression list.")
         _log(email, Status.SUPPRESSED, started)
         return Status.SUPPRESSED

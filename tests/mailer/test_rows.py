@@ -1,4 +1,4 @@
-"""``mailer.rows``: the one-statement claim and send record, against the ORM's own view of the row.
+"""``mailer.rows``: the claim, the suppression check and the send record, one statement each.
 
 The race between two workers for one row is in test_guarantees.py; here, what the
 statement returns and changes, on PostgreSQL and on SQLite (``make run``'s default).
@@ -11,10 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from mailer.rows import claim, mark_sent
-from mailer.models import Email
+from mailer.rows import _suppressed_statement, claim, mark_sent, suppressed
+from mailer.models import Email, Suppression
 
 Status = Email.Status
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,13 +90,37 @@ def test_mark_sent_changes_nothing_unless_the_row_is_claimed(db):
     assert Email.objects.filter(pk=email.pk).values().get() == before
 
 
+def test_suppressed_ignores_letter_case_on_both_sides(db):
+    Suppression.objects.create(address="Bounced@Example.com", reason="bounce")
+    Suppression.objects.create(address="ÉMILE@example.com", reason="complaint")
+
+    assert suppressed("bounced@example.com") and suppressed("BOUNCED@EXAMPLE.COM")
+    assert suppressed("émile@EXAMPLE.com")
+    assert not suppressed("bounced@example.org") and not suppressed("ounced@example.com")
+
+
+def test_suppressed_reads_the_unique_index_not_every_row(db):
+    """The list grows with every hard bounce: the check must stay an index lookup."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Suppression._meta.db_table} (address, reason, detail, created_at) "
+            "SELECT 'user' || g || '@Example.com', 'bounce', '', now() FROM generate_series(1, 5000) g"
+        )
+        cursor.execute(f"ANALYZE {Suppression._meta.db_table}")
+        cursor.execute("EXPLAIN " + _suppressed_statement("default"), ["someone@example.org"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "mailer_suppression_address_ci_unique" in plan and "Seq Scan" not in plan, plan
+    assert suppressed("USER4999@example.COM") and not suppressed("user5001@example.com")
+
+
 SQLITE_SCRIPT = """
 import json
 from django.core.management import call_command
 from django.utils import timezone
-from mailer.rows import claim, mark_sent
-from mailer.models import Email
+from mailer.rows import claim, mark_sent, suppressed
+from mailer.models import Email, Suppression
 call_command("migrate", verbosity=0)
+Suppression.objects.create(address="Gone@Example.com", reason="bounce")
 email = Email.objects.create(template="t", to="A@Example.com", context={"a": "सीता"}, next_attempt_at=timezone.now())
 first, second = claim(email.pk), claim(email.pk)
 stored = Email.objects.get(pk=email.pk)
@@ -104,6 +129,7 @@ sent = Email.objects.get(pk=email.pk)
 print(json.dumps({"status": first.status, "attempts": first.attempts, "context": first.context,
                   "second": second is None, "stored": stored.status,
                   "same_lease": first.lease_expires_at == stored.lease_expires_at,
+                  "suppressed": [suppressed("gone@example.COM"), suppressed("a@example.com")],
                   "sent": [marked, sent.status, sent.message_id, sent.sent_at is not None, sent.lease_expires_at]}))
 """
 
@@ -117,5 +143,5 @@ def test_the_claim_works_on_sqlite(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) == {
         "status": "sending", "attempts": 1, "context": {"a": "सीता"}, "second": True,
-        "stored": "sending", "same_lease": True, "sent": [True, "sent", "0100-id", True, None],
+        "stored": "sending", "same_lease": True, "suppressed": [True, False], "sent": [True, "sent", "0100-id", True, None],
     }
