@@ -8,8 +8,9 @@ each keeping a copy.
 
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import QuerySet
+from django.db.models.deletion import Collector
 
 BATCH_SIZE = 5000
 
@@ -19,9 +20,29 @@ Progress = Callable[[str, int, int], None]
 
 
 def _delete_rows(model) -> Callable[[list[int]], int]:
-    # Deleting a row may cascade (a user's tokens, admin log, groups): count the
-    # rows of the model itself only.
-    return lambda ids: model.objects.filter(pk__in=ids).delete()[1].get(model._meta.label, 0)
+    """Delete the rows of ``model`` with these ids; return how many went (the model's own rows only).
+
+    Deleting a row may cascade (a user's tokens, admin log, groups): then Django's
+    collector does the work. Where it would not (no cascade, no signal: tokens, the
+    outbox's events), PostgreSQL gets the statement Django would run, with the ids
+    as one array parameter: building ``IN (%s, …)`` with 5,000 placeholders was
+    about 40 % of a batch's time (py-spy, bench/cleanup.py).
+    """
+    meta = model._meta
+
+    def delete(ids: list[int]) -> int:
+        alias = router.db_for_write(model)
+        connection = connections[alias]
+        if connection.vendor == "postgresql" and Collector(using=alias, origin=model).can_fast_delete(
+            model._base_manager.all()
+        ):
+            qn = connection.ops.quote_name
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = ANY(%s)", [ids])
+                return cursor.rowcount
+        return model.objects.filter(pk__in=ids).delete()[1].get(meta.label, 0)
+
+    return delete
 
 
 def delete_in_batches(
