@@ -521,6 +521,7 @@ def signup_latency(ses: SES, runs: int, latencies: tuple[float, ...], block: int
     a full collection of it took 60 ms, always at the same request, so on one side.
     """
     import gc
+    import itertools
 
     from django.test import Client
 
@@ -528,7 +529,7 @@ def signup_latency(ses: SES, runs: int, latencies: tuple[float, ...], block: int
     workers = start_workers(1, 16, tag="s")
     client = Client()
     timings: dict[float, list[float]] = {latency_ms: [] for latency_ms in latencies}
-    sequence = iter(range(10**9))
+    sequence = itertools.count()
 
     def post() -> float:
         name = f"s{next(sequence)}"
@@ -699,7 +700,6 @@ def main() -> None:
                 ["enqueue + commit + publish, p99", f"{percentile(totals, 0.99):.0f} µs"],
             ]))
 
-        floor = None
         if "floor" not in skip:
             floor = cpu_floor(ses, n)
             section("CPU floor: render + MIME + one SES request per email (one thread, no queue, no database)",

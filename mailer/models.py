@@ -8,10 +8,10 @@ from django.db import models
 from django.db.models.functions import Lower
 
 
-
 def template_kind(template: str) -> str:
     """An email's kind: its template name's last part (``accounts/email/welcome`` → ``welcome``)."""
     return template.rsplit("/", 1)[-1]
+
 
 class Email(models.Model):
     class Status(models.TextChoices):
