@@ -1,4 +1,4 @@
-"""The nightly cleanup: dead tokens, never-verified accounts and old outbox rows.
+"""The accounts' nightly cleanup: dead tokens and never-verified accounts.
 
 ``cleanup()`` is the one function behind both the beat task ``accounts.cleanup``
 (02:00 Asia/Kathmandu, see migration 0002) and ``manage.py cleanup_tokens``. It deletes:
@@ -13,9 +13,9 @@
   staff nor superuser) and joined more than ACCOUNTS_UNVERIFIED_USER_DAYS days ago
   (default 30; 0 keeps them), so that the address can sign up again. An account
   with a live password-reset link is kept: its owner is taking it back (a
-  completed reset verifies the address);
-- outbox emails in a final state older than MAILER_RETENTION_DAYS, with their SES
-  events (the mailer's ``email_retention_purge``).
+  completed reset verifies the address).
+
+The outbox's old emails are the mailer's own business (beat task ``mailer.retention``).
 
 The boundaries match the token checks: a token dies at exactly created_at + TTL
 (``OneTimeToken.is_expired``), and from that moment the cleanup may delete it.
@@ -33,12 +33,12 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from mailer.api import BATCH_SIZE, Progress, delete_in_batches, email_retention_purge
+from common.batches import BATCH_SIZE, Progress, delete_in_batches
 
 from .models import EmailVerification, PasswordResetToken, User
 
 # The kinds, in the order they are deleted and reported.
-KINDS = ("verification_tokens", "reset_tokens", "unverified_users", "emails", "email_events")
+KINDS = ("verification_tokens", "reset_tokens", "unverified_users")
 
 
 def unverified_user_days() -> int:
@@ -101,5 +101,4 @@ def cleanup(
             kind: delete_in_batches(qs, kind=kind, batch_size=batch_size, progress=progress)
             for kind, qs in querysets.items()
         }
-    counts.update(email_retention_purge(dry_run=dry_run, now=now, batch_size=batch_size, progress=progress))
     return counts

@@ -12,6 +12,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
@@ -268,19 +269,25 @@ def address_request_submit(*, kind: str, email: str) -> None:
         transaction.on_commit(lambda: _publish_address_request(request.pk), robust=True)
 
 
-def _publish_address_request(request_id: int) -> None:
-    from .tasks import address_request  # tasks import services
+# The task accounts.tasks registers for address_request_process; published by name.
+ADDRESS_REQUEST_TASK = "accounts.address_request"
 
+
+def _publish_address_request(request_id: int) -> None:
     try:
-        address_request.delay(request_id)
+        current_app.send_task(ADDRESS_REQUEST_TASK, (request_id,))
     except Exception as exc:  # broker down: the sweep handles the row later
         logger.warning("address request %s not published, the sweep will handle it: %s", request_id, exc)
 
 
-ADDRESS_REQUEST_HANDLERS = {
-    AddressRequest.Kind.VERIFICATION_RESEND: lambda email: verification_resend(email=email),
-    AddressRequest.Kind.PASSWORD_RESET: lambda email: password_reset_request(email=email),
-}
+def _handle_address_request(request: AddressRequest) -> None:
+    match request.kind:
+        case AddressRequest.Kind.VERIFICATION_RESEND:
+            verification_resend(email=request.email)
+        case AddressRequest.Kind.PASSWORD_RESET:
+            password_reset_request(email=request.email)
+        case _:
+            raise ValueError(f"unknown address request kind {request.kind!r}")
 
 
 def address_request_process(*, request_id: int) -> bool:
@@ -297,7 +304,7 @@ def address_request_process(*, request_id: int) -> bool:
             return False
         try:
             with transaction.atomic():
-                ADDRESS_REQUEST_HANDLERS[request.kind](request.email)
+                _handle_address_request(request)
         except Exception:
             logger.exception("address request %s (%s) failed and is dropped", request.pk, request.kind)
         request.delete()

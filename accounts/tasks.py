@@ -12,7 +12,7 @@ logger = logging.getLogger("accounts.cleanup")
 
 @shared_task(name="accounts.cleanup", ignore_result=True)
 def cleanup() -> dict[str, int]:
-    """Beat, nightly at 02:00 Asia/Kathmandu: delete dead tokens, stale accounts, old emails.
+    """Beat, nightly at 02:00 Asia/Kathmandu: delete dead tokens and stale accounts.
 
     Idempotent and safe alongside a concurrent run (see accounts.cleanup), so a
     redelivered message (acks_late) does no harm. The counts go to the log, since
@@ -23,7 +23,7 @@ def cleanup() -> dict[str, int]:
     return counts
 
 
-@shared_task(name="accounts.address_request", ignore_result=True)
+@shared_task(name=services.ADDRESS_REQUEST_TASK, ignore_result=True)
 def address_request(request_id: int) -> bool:
     """Handle one resend-verification or forgot-password request (idempotent)."""
     return services.address_request_process(request_id=request_id)

@@ -290,25 +290,26 @@ def pace(started: float, i: int, rate: float) -> float:
 def cpu_floor(ses: SES, n: int) -> dict:
     """The floor of sending: render + MIME + one SES request per email, one thread, no queue or database.
 
-    mailer.services.build_message (templates, css-inline, headers) and
-    mailer.transport.send (django-ses, the shared boto3 client) on unsaved rows, back
+    mailer.outbox.message.build_message (templates, css-inline, headers) and
+    mailer.sending.transport.send (django-ses, the shared boto3 client) on unsaved rows, back
     to back, against the fake SES at 0 ms. CPU from time.process_time (this process only).
     """
-    from mailer import services, transport
     from mailer.models import Email
+    from mailer.outbox.message import build_message
+    from mailer.sending import transport
 
     ses.configure(latency_ms=0)
     emails = [Email(pk=i, template="accounts/email/welcome", to=f"floor{i}@example.com", context=CONTEXT,
                     language="ne" if i % 2 else "en") for i in range(n + 50)]
     for email in emails[:50]:  # warm: templates, client, connection
-        transport.send(services.build_message(email))
+        transport.send(build_message(email))
     cpu0 = time.process_time()
     for email in emails[50:]:  # render + MIME alone
-        services.build_message(email).message().as_bytes()
+        build_message(email).message().as_bytes()
     render_cpu = time.process_time() - cpu0
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for email in emails[50:]:
-        transport.send(services.build_message(email))
+        transport.send(build_message(email))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     return {"n": n, "cpu_ms": cpu * 1000 / n, "render_mime_ms": render_cpu * 1000 / n, "rate": n / wall}
 

@@ -1,8 +1,8 @@
 """Benchmark of rendering: ``python -m bench.render [--rounds 200]``.
 
 Per email: the three templates (subject, text, HTML) through the cached loader, then
-css-inline on the HTML, exactly as the worker does (mailer.rendering.render), for
-every kind and language with its sample context (mailer.previews). Reports the
+css-inline on the HTML, exactly as the worker does (mailer.rendering.templates.render), for
+every kind and language with its sample context (mailer.rendering.samples). Reports the
 median and p99 per email, and the inlining's share. No database or network.
 Writes a markdown table to bench/results/render-<timestamp>.md and the console.
 """
@@ -23,22 +23,22 @@ def main() -> None:
     import django
 
     django.setup()
-    from mailer import previews, rendering
+    from mailer.rendering import samples, templates
 
-    cases = [(kind, lang, previews.sample_context(kind, lang)) for kind in previews.kinds()
-             for lang in previews.languages_of(kind)]
+    cases = [(kind, lang, samples.sample_context(kind, lang)) for kind in samples.kinds()
+             for lang in samples.languages_of(kind)]
     for kind, lang, context in cases:  # warm the template cache, as a running worker has
-        rendering.render(template=kind, context=context, language=lang)
+        templates.render(template=kind, context=context, language=lang)
     totals, inline, sizes = [], [], []
     for _ in range(args.rounds):
         for kind, lang, context in cases:
             started = time.perf_counter()
-            email = rendering.render(template=kind, context=context, language=lang)
+            email = templates.render(template=kind, context=context, language=lang)
             totals.append(time.perf_counter() - started)
-            raw = rendering._part(kind, "html", lang, {**rendering.base_context(), **context, "language": lang},
+            raw = templates._part(kind, "html", lang, {**templates.base_context(), **context, "language": lang},
                                   autoescape=True)
             started = time.perf_counter()
-            rendering.inline_css(raw)
+            templates.inline_css(raw)
             inline.append(time.perf_counter() - started)
             sizes.append(len(email.html.encode()) + len(email.text.encode()))
 

@@ -5,11 +5,11 @@ No secret has a default that works in production: SECRET_KEY is required unless
 DEBUG is on, and AWS credentials have no default at all.
 """
 
+import hashlib
 from email.utils import parseaddr
 from pathlib import Path
 
 import environ
-from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -23,16 +23,10 @@ if env.bool("READ_DOT_ENV", default=True):
 DEBUG = env.bool("DEBUG", default=False)
 
 
-def _dev_secret_key() -> str:
-    """A per-checkout key for DEBUG runs, kept under var/ so sessions survive restarts."""
-    path = VAR_DIR / "dev-secret-key"
-    if not path.exists():
-        VAR_DIR.mkdir(exist_ok=True)
-        path.write_text(get_random_secret_key())
-    return path.read_text().strip()
-
-
-SECRET_KEY = env.str("SECRET_KEY", default="") or (_dev_secret_key() if DEBUG else "")
+# DEBUG only: a key every process of this checkout agrees on (the worker decrypts what
+# web encrypted), derived rather than written to disk; `check --deploy` flags its prefix.
+_DEV_SECRET_KEY = "django-insecure-dev-" + hashlib.sha256(str(BASE_DIR).encode()).hexdigest()
+SECRET_KEY = env.str("SECRET_KEY", default="") or (_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     from django.core.exceptions import ImproperlyConfigured
 
@@ -53,6 +47,8 @@ INSTALLED_APPS = [
     "mailer",
     "accounts",
     "candidates",
+    # The Celery app (loaded with Django, so tasks publish through it) and beat's schedule.
+    "worker",
 ]
 
 MIDDLEWARE = [
@@ -135,7 +131,6 @@ CANDIDATES_PHOTO_MAX_BYTES = env.int("CANDIDATES_PHOTO_MAX_BYTES", default=2 * 1
 # --- I18n -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ne", "नेपाली")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Kathmandu"
 USE_I18N = True
 USE_TZ = True
@@ -183,8 +178,6 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 RATELIMIT_IP_META_KEY = "electnepal.client_ip.client_ip"
 
 # --- Email ------------------------------------------------------------------
-# With AWS credentials (or a local SES endpoint) email goes through SES via django-ses;
-# otherwise to the console, so a newcomer sees the verification link in the worker's output.
 AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="")
 AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="")
 AWS_SES_REGION_NAME = env.str("AWS_SES_REGION_NAME", default="ap-south-1")
@@ -196,7 +189,7 @@ AWS_SES_CONFIGURATION_SET = env.str("AWS_SES_CONFIGURATION_SET", default="") or 
 # django-ses's own throttle is per process; the global limiter lives in the mailer.
 AWS_SES_AUTO_THROTTLE = None
 
-# --- SES events: SNS → POST /mailer/ses/events/ (mailer.views) ----------------
+# --- SES events: SNS → POST /mailer/ses/events/ (mailer.ses.webhook) ----------------
 # django-ses's webhook settings. Signatures are always checked: an unsigned POST
 # could otherwise put any address on the suppression list.
 # https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html
@@ -211,10 +204,13 @@ AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = env.list(
     "SES_EVENTS_CERT_DOMAINS", default=["amazonaws.com", "amazonaws.com.cn"]
 )
 
-_ses_configured = bool(AWS_ACCESS_KEY_ID or env.str("AWS_SES_REGION_ENDPOINT_URL", default=""))
+# SES through django-ses, unless set otherwise; with DEBUG, the console, so that a
+# newcomer sees the verification link in the worker's output. Said, never guessed
+# from which keys happen to be set: a production host without keys must fail loudly
+# (mailcheck, the alerts), not print its email.
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    default="django_ses.SESBackend" if _ses_configured else "django.core.mail.backends.console.EmailBackend",
+    default="django.core.mail.backends.console.EmailBackend" if DEBUG else "django_ses.SESBackend",
 )
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -255,7 +251,7 @@ MAILER_SWEEP_BATCH = env.int("MAILER_SWEEP_BATCH", default=2000)
 # Emails in a final state are kept this many days for the log and mailstats, then
 # deleted by the nightly cleanup (0 keeps them).
 MAILER_RETENTION_DAYS = env.int("MAILER_RETENTION_DAYS", default=90)
-# Alerts (mailer.alerts, every 5 minutes): a queued email older than this, or a
+# Alerts (mailer.ops.alerts, every 5 minutes): a queued email older than this, or a
 # bounce/complaint rate past half of SES's review threshold over at least
 # MIN_SENT emails, logs at ERROR and emails ADMINS at most once per interval.
 MAILER_ALERT_QUEUE_AGE_SECONDS = env.int("MAILER_ALERT_QUEUE_AGE_SECONDS", default=600)
@@ -265,7 +261,10 @@ MAILER_ALERT_INTERVAL_SECONDS = env.int("MAILER_ALERT_INTERVAL_SECONDS", default
 MAILER_METRICS_TOKEN = env.str("MAILER_METRICS_TOKEN", default="")
 # Workers write their metrics to Redis at most this often (seconds; 0: at every observation).
 MAILER_METRICS_FLUSH_SECONDS = 1.0
+# The broker queues, named here once (worker/queues.py declares them): one per email
+# priority, polled in this order, and one for everything else.
 MAILER_QUEUES = {"high": "mail.high", "bulk": "mail.bulk"}
+CELERY_TASK_DEFAULT_QUEUE = "default"
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 
 # --- AWS client config: one retry policy, ours --------------------------------
@@ -309,8 +308,6 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000) or None
 
 # --- Logging ----------------------------------------------------------------
-LOG_DIR.mkdir(parents=True, exist_ok=True)
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 # email.log rotates by size: at LOG_MAX_BYTES it becomes email.log.1 (… up to
 # email.log.<LOG_BACKUP_COUNT>); 10 MB x 10 backups hold some 500,000 attempts
 # (a line is ~200 bytes) in at most 110 MB.
@@ -341,6 +338,8 @@ LOGGING = {
             "formatter": "plain",
             "encoding": "utf-8",
             "filters": ["redact_tokens"],
+            # The handler makes this folder (LOG_DIR) when logging is configured, if need be.
+            "lock_file_directory": str(LOG_DIR),
         },
     },
     "loggers": {
@@ -378,7 +377,7 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # overridden in electnepal/templates) carries the per-request nonce. No
 # 'unsafe-inline' anywhere: the mail dashboard's chart colours are SVG
 # presentation attributes (fill=), which CSP does not govern, not style attributes.
-# The email preview's iframe sets a stricter policy of its own (mailer.preview_views).
+# The email preview's iframe sets a stricter policy of its own (mailer.rendering.previews).
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 CONTENT_SECURITY_POLICY = {
@@ -393,5 +392,3 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
-
-FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")

@@ -5,7 +5,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from accounts.views import admin_login
-from mailer.dashboard import dashboard_view
+from mailer.ops.dashboard import dashboard_view
 
 from . import healthz
 

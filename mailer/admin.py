@@ -8,9 +8,10 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from . import email_log, resend
 from .models import Email, EmailEvent, Suppression
-from .preview_views import EMAIL_CSP
+from .ops import history
+from .outbox import resend
+from .rendering.previews import EMAIL_CSP
 
 
 @admin.register(Email)
@@ -20,7 +21,7 @@ class EmailAdmin(admin.ModelAdmin):
     Nobody edits a row here: saving the admin form would write every column back
     with the values read when the page was loaded, and could put a row the worker
     has since sent back to ``queued`` (sent twice). "Send again" queues a new row
-    instead (mailer.resend); it needs the change permission.
+    instead (mailer.outbox.resend); it needs the change permission.
     """
 
     list_display = (
@@ -83,9 +84,9 @@ class EmailAdmin(admin.ModelAdmin):
         if email is not None and self.has_view_permission(request, email):
             extra_context = {
                 **(extra_context or {}),
-                "history": email_log.history(email),
-                "preview": email_log.preview(email),
-                "placeholder": email_log.PLACEHOLDER,
+                "history": history.history(email),
+                "preview": history.preview(email),
+                "placeholder": history.PLACEHOLDER,
                 "send_again": self._send_again_state(request, email),
             }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -100,7 +101,7 @@ class EmailAdmin(admin.ModelAdmin):
     @method_decorator(xframe_options_sameorigin)
     def preview_html_view(self, request, object_id):
         """The row's HTML part alone, for the change page's sandboxed iframe, under EMAIL_CSP."""
-        rendered = email_log.preview(self._viewable(request, object_id)).email
+        rendered = history.preview(self._viewable(request, object_id)).email
         if rendered is None:
             raise Http404("This email cannot be rendered.")
         response = HttpResponse(rendered.html, content_type="text/html; charset=utf-8")

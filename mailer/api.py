@@ -4,112 +4,14 @@
     mail.enqueue(template="accounts/email/welcome", to=user.email, language="ne",
                  context={"first_name": user.first_name})
 
-``enqueue`` runs inside the caller's transaction: the Email rows commit (or roll
-back) together with the change that caused them, and the delivery task is
-published only after a successful commit.
+- ``enqueue``: queue an email in the caller's transaction, published on commit;
+- ``site_url``: an absolute link for an email, from settings.SITE_URL;
+- ``Priority``: ``HIGH`` (account security) or ``BULK``.
 """
 
-from collections.abc import Iterable
-from datetime import datetime
-
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-from django.db import transaction
-from django.urls import reverse
-from django.utils import timezone
-
-from . import publish, secrets
-from .batches import BATCH_SIZE, Progress, delete_in_batches
 from .models import Email
-from .retention import email_retention_purge
+from .outbox.enqueue import enqueue, site_url
 
 Priority = Email.Priority
 
-__all__ = [
-    "BATCH_SIZE",
-    "Email",
-    "Priority",
-    "Progress",
-    "delete_in_batches",
-    "email_retention_purge",
-    "enqueue",
-    "site_url",
-]
-
-
-def site_url(viewname: str, *args) -> str:
-    """An absolute link for an email, built from settings.SITE_URL, never from a request's Host."""
-    return settings.SITE_URL + reverse(viewname, args=args)
-
-
-def _clean_address(address: str) -> str:
-    # A CR or LF in an address could add a header; validate_email already refuses
-    # them, but be explicit because this is the line of defence.
-    address = (address or "").strip()
-    if "\r" in address or "\n" in address:
-        raise ValidationError("Email address contains a line break.")
-    validate_email(address)
-    return address
-
-
-def enqueue(
-    *,
-    template: str,
-    to: str | Iterable[str],
-    context: dict | None = None,
-    secret_context: dict | None = None,
-    language: str = "en",
-    priority: str = Priority.BULK,
-    expires_at: datetime | None = None,
-) -> list[Email]:
-    """Queue one email per recipient and publish delivery on commit.
-
-    - ``template``: a template name; ``<template>.subject.txt``, ``.txt`` and ``.html``
-      are rendered by the worker (see mailer.rendering).
-    - ``context``: JSON-serialisable values safe to store (no secrets); kept after
-      sending, for the admin's email log, until retention deletes the row.
-    - ``secret_context``: values that must never be stored in clear, such as a link
-      carrying a raw token; stored encrypted and erased after the final attempt.
-    - ``language``: one of settings.LANGUAGES; unknown codes fall back to English.
-    - ``priority``: ``high`` for account-security email, ``bulk`` otherwise.
-    - ``expires_at``: the email is not sent after this moment (its link is dead).
-
-    Must be called where a rollback of the caller's transaction should cancel the
-    email; outside any transaction it commits at once. Raises ValidationError for a
-    malformed address or an unknown priority; writes nothing in that case.
-    """
-    recipients = [to] if isinstance(to, str) else list(to)
-    addresses = [_clean_address(a) for a in recipients]
-    if priority not in Priority.values:
-        raise ValidationError(f"Unknown priority {priority!r}.")
-    if language not in dict(settings.LANGUAGES):
-        language = settings.LANGUAGE_CODE
-
-    now = timezone.now()
-    ciphertext = secrets.encrypt(secret_context or {})
-    emails = [
-        Email(
-            template=template,
-            to=address,
-            language=language,
-            priority=priority,
-            context=context or {},
-            secret_context=ciphertext,
-            next_attempt_at=now,
-            published_at=now,  # cleared if the publish at commit fails
-            expires_at=expires_at,
-        )
-        for address in addresses
-    ]
-    # savepoint=False: inside the caller's transaction a savepoint would cost two round
-    # trips per call (SAVEPOINT, RELEASE) and buy nothing, because a failed insert must
-    # fail the caller's transaction anyway, never let it commit without its email.
-    # Outside any transaction this still makes one, so several recipients commit together.
-    with transaction.atomic(savepoint=False):
-        Email.objects.bulk_create(emails)
-        ids = [e.pk for e in emails]
-        # robust: a broker that is down at commit time must not fail the request;
-        # the row stays queued and the sweeper publishes it later.
-        transaction.on_commit(lambda: publish.publish(ids, priority=priority), robust=True)
-    return emails
+__all__ = ["Priority", "enqueue", "site_url"]

@@ -8,6 +8,6 @@ class MailerConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import worker_ready
 
-        from .warmup import on_worker_ready
+        from .sending.warmup import on_worker_ready
 
         worker_ready.connect(on_worker_ready, weak=False, dispatch_uid="mailer.warmup")

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from .metrics_view import metrics_view
-from .preview_views import preview_detail, preview_html, preview_index
-from .views import SESEventsView
+from .ops.metrics import metrics_view
+from .rendering.previews import preview_detail, preview_html, preview_index
+from .ses.webhook import SESEventsView
 
 app_name = "mailer"
 

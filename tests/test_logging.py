@@ -37,16 +37,16 @@ def _write_attempts(log_dir: str, writer: int, barrier) -> None:
 
     django.setup()  # configures logging from settings.LOGGING, as web, worker and beat do
 
-    from mailer import services
     from mailer.models import Email
+    from mailer.outbox.attempt_log import log_attempt
 
     barrier.wait()  # both processes write at once
     for i in range(LINES_PER_PROCESS):
         email = Email(pk=writer * 100_000 + i, template="accounts/verification", to=f"person{i}@example.com", attempts=1)
         if i % FAILED_EVERY == 0:
-            services._log(email, Email.Status.FAILED, time.monotonic(), error="MessageRejected: address blacklisted")
+            log_attempt(email, Email.Status.FAILED, time.monotonic(), error="MessageRejected: address blacklisted")
         else:
-            services._log(email, Email.Status.SENT, time.monotonic(), message_id=f"w{writer}-{i}")
+            log_attempt(email, Email.Status.SENT, time.monotonic(), message_id=f"w{writer}-{i}")
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from accounts.models import AddressRequest, EmailVerification, PasswordResetToken, User
 from accounts.tokens import token_hash
-from mailer import previews, secrets as mail_secrets
+from mailer.outbox import secret_context as mail_secrets
+from mailer.rendering import samples as previews
 from mailer.models import Email
 from tests.accounts.helpers import handle_address_requests
 

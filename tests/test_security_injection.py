@@ -14,9 +14,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from mailer import api, previews, secrets
+from mailer import api
+from mailer.outbox import secret_context as secrets
+from mailer.rendering import samples as previews
 from mailer.models import Email
-from mailer.services import build_message
+from mailer.outbox.message import build_message
 
 HEADER_PAYLOAD = "Sita\r\nBcc: evil@example.com\r\nX-Injected: 1\nSubject: spoofed"
 HTML_PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)><a href="https://evil.example">click</a>'

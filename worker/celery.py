@@ -12,6 +12,7 @@ from celery import Celery, signals
 
 from . import broker, queues
 
+# Before anything reads a setting: ``celery -A worker`` is started without it.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "electnepal.settings")
 
 
@@ -33,9 +34,8 @@ broker.install()
 
 app = Celery("electnepal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = queues.QUEUES
-app.conf.task_default_queue = queues.DEFAULT
-app.conf.task_routes = queues.ROUTES
+app.conf.task_queues = queues.declared()
+app.conf.task_routes = queues.routes()
 
 
 app.autodiscover_tasks()

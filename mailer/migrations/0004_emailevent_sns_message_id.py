@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('mailer', '0003_sweeper_schedule'),
+        ('mailer', '0002_delivery_guarantees'),
     ]
 
     operations = [

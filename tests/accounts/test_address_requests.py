@@ -55,10 +55,10 @@ class Records(logging.Handler):
 
 
 def test_a_failing_request_is_logged_and_dropped(known, monkeypatch):
-    def broken(email):
+    def broken(*, email):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setitem(services.ADDRESS_REQUEST_HANDLERS, AddressRequest.Kind.PASSWORD_RESET, broken)
+    monkeypatch.setattr(services, "password_reset_request", broken)
     request = AddressRequest.objects.create(kind=AddressRequest.Kind.PASSWORD_RESET, email="known@example.com")
     handler = Records()
     logging.getLogger("accounts").addHandler(handler)

@@ -1,15 +1,11 @@
-"""The nightly cleanup (accounts.cleanup): what goes, what stays, batches, concurrency, command, beat."""
+"""The accounts' nightly cleanup (accounts.cleanup): what goes, what stays, batches, concurrency, command, beat."""
 
 import io
-import os
 import re
-import subprocess
-import sys
 import threading
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
@@ -18,7 +14,6 @@ from django.utils import timezone
 from accounts import tasks
 from accounts.cleanup import KINDS, cleanup
 from accounts.models import EmailVerification, PasswordResetToken, User
-from mailer.models import Email, EmailEvent
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
@@ -48,20 +43,6 @@ def make_user(*, joined=None, verified=True, is_active=None, **fields) -> User:
 
 def make_token(model, user, *, created, **fields):
     return model.objects.create(user=user, token_hash=f"{next(_serial):064x}", created_at=created, **fields)
-
-
-def make_email(*, created, status=Email.Status.SENT, template="accounts/email/welcome") -> Email:
-    email = Email.objects.create(
-        template=template, to=f"to{next(_serial)}@example.com", status=status, next_attempt_at=created
-    )
-    Email.objects.filter(pk=email.pk).update(created_at=created)  # auto_now_add ignores the argument
-    return email
-
-
-def make_event(*, email=None, created) -> EmailEvent:
-    event = EmailEvent.objects.create(email=email, message_id=f"m{next(_serial)}", type=EmailEvent.Type.DELIVERY)
-    EmailEvent.objects.filter(pk=event.pk).update(created_at=created)
-    return event
 
 
 @pytest.fixture
@@ -95,36 +76,6 @@ def test_reset_tokens_go_when_used_or_at_24_hours(now):
 
     assert cleanup(now=now) == counts(reset_tokens=2)
     assert list(PasswordResetToken.objects.values_list("pk", flat=True)) == [live.pk]
-
-
-@pytest.mark.django_db
-def test_final_emails_go_after_the_retention_period_with_their_events(now):
-    old, young = now - 91 * DAY, now - 89 * DAY
-    gone = [make_email(created=old, status=status) for status in Email.FINAL_STATUSES]
-    kept = [
-        make_email(created=young),
-        make_email(created=now - 200 * DAY, status=Email.Status.QUEUED),  # still work to do
-        make_email(created=now - 200 * DAY, status=Email.Status.SENDING),
-    ]
-    event_of_gone = make_event(email=gone[0], created=old)
-    event_of_kept = make_event(email=kept[0], created=young)
-    old_orphan = make_event(created=old)
-    young_orphan = make_event(created=young)
-
-    assert cleanup(now=now) == counts(emails=4, email_events=2)
-    assert set(Email.objects.values_list("pk", flat=True)) == {e.pk for e in kept}
-    assert set(EmailEvent.objects.values_list("pk", flat=True)) == {event_of_kept.pk, young_orphan.pk}
-    assert not EmailEvent.objects.filter(pk__in=[event_of_gone.pk, old_orphan.pk]).exists()
-
-
-@pytest.mark.django_db
-def test_retention_follows_the_setting_and_zero_keeps_everything(now, settings):
-    make_email(created=now - 11 * DAY)
-    make_email(created=now - 9 * DAY)
-    settings.MAILER_RETENTION_DAYS = 0
-    assert cleanup(now=now) == ZERO
-    settings.MAILER_RETENTION_DAYS = 10
-    assert cleanup(now=now) == counts(emails=1)
 
 
 @pytest.mark.django_db
@@ -167,16 +118,11 @@ def populate(now, *, scale: int = 1) -> dict[str, int]:
         make_token(PasswordResetToken, keeper, created=now, used_at=now)
         make_user(joined=now - 31 * DAY, verified=False)
         make_user(joined=now - 29 * DAY, verified=False)
-        gone = make_email(created=now - 91 * DAY)
-        make_event(email=gone, created=now - 91 * DAY)
-        make_email(created=now - 89 * DAY)
-    return counts(
-        verification_tokens=scale, reset_tokens=2 * scale, unverified_users=scale, emails=scale, email_events=scale
-    )
+    return counts(verification_tokens=scale, reset_tokens=2 * scale, unverified_users=scale)
 
 
 def row_counts() -> dict[str, int]:
-    models = (EmailVerification, PasswordResetToken, User, Email, EmailEvent)
+    models = (EmailVerification, PasswordResetToken, User)
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -235,8 +181,7 @@ def test_two_concurrent_runs_delete_everything_exactly_once(now):
 
 
 SUMMARY = re.compile(
-    r"^cleanup: (\d+) verification tokens, (\d+) reset tokens, (\d+) unverified users, (\d+) emails, "
-    r"(\d+) email events deleted in \d+\.\d\d s$",
+    r"^cleanup: (\d+) verification tokens, (\d+) reset tokens, (\d+) unverified users deleted in \d+\.\d\d s$",
     re.MULTILINE,
 )
 
@@ -247,14 +192,14 @@ def test_command_prints_the_summary_line(now):
     out = io.StringIO()
     call_command("cleanup_tokens", "--dry-run", stdout=out)
     assert re.fullmatch(
-        r"cleanup: would delete 2 verification tokens, 4 reset tokens, 2 unverified users, 2 emails, "
-        r"2 email events \(dry run, counted in \d+\.\d\d s\)\n",
+        r"cleanup: would delete 2 verification tokens, 4 reset tokens, 2 unverified users "
+        r"\(dry run, counted in \d+\.\d\d s\)\n",
         out.getvalue(),
     )
     out = io.StringIO()
     call_command("cleanup_tokens", stdout=out)
     assert "\r" not in out.getvalue()  # no progress bar when stdout is not a terminal
-    assert SUMMARY.fullmatch(out.getvalue().strip()).groups() == ("2", "4", "2", "2", "2")
+    assert SUMMARY.fullmatch(out.getvalue().strip()).groups() == ("2", "4", "2")
 
 
 class FakeTerminal(io.StringIO):
@@ -270,7 +215,7 @@ def test_command_draws_a_progress_bar_on_a_terminal(now):
     text = out.getvalue()
     assert "\rverification tokens  [------------------------------]         0/5   0%" in text
     assert "\rreset tokens         [##############################]        10/10 100%\n" in text
-    assert SUMMARY.search(text).groups() == ("5", "10", "5", "5", "5")
+    assert SUMMARY.search(text).groups() == ("5", "10", "5")
 
 
 @pytest.mark.django_db
@@ -280,29 +225,3 @@ def test_the_beat_task_runs_the_cleanup(now):
     assert tasks.cleanup.ignore_result is True
     assert tasks.cleanup() == expected  # the task body, in this process
     assert tasks.cleanup() == ZERO
-
-
-def test_migrate_creates_the_nightly_schedule_and_reverse_removes_it(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-    }
-    show = (
-        "import django; django.setup(); from django_celery_beat.models import PeriodicTask, PeriodicTasks; "
-        "t = PeriodicTask.objects.filter(task='accounts.cleanup').select_related('crontab').first(); "
-        "print(t and (t.name, t.crontab.minute, t.crontab.hour, t.crontab.day_of_week, str(t.crontab.timezone), "
-        "t.queue, t.enabled, t.interval_id), PeriodicTasks.objects.filter(ident=1).exists())"
-    )
-
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, *args], env=env, check=True, capture_output=True, text=True, cwd=django_settings.BASE_DIR
-        ).stdout.strip()
-
-    run("manage.py", "migrate", "-v0")
-    created = run("-c", show)
-    print("\nafter migrate:", created)
-    assert created == "('accounts: nightly cleanup', '0', '2', '*', 'Asia/Kathmandu', 'default', True, None) True"
-    run("manage.py", "migrate", "accounts", "0001", "-v0")
-    assert run("-c", show) == "None True"

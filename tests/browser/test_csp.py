@@ -13,7 +13,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from accounts.models import EmailVerification, PasswordResetToken
 from accounts.tokens import token_hash
-from mailer import previews
+from mailer.rendering import samples as previews
 from tests.browser.helpers import log_in
 from tests.candidates.helpers import make_user
 

@@ -16,7 +16,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from mailer import previews
+from mailer.rendering import samples as previews
 from tests.browser.helpers import log_in
 from tests.candidates.helpers import make_user
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from mailer import alerts
+from mailer.ops import alerts
 from mailer.models import Email
 from tests.conftest import wait_for
 from tests.support.processes import free_port

@@ -10,7 +10,7 @@ from django.db.models.signals import post_delete
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mailer.batches import delete_in_batches
+from common.batches import delete_in_batches
 from mailer.models import Email, EmailEvent, Suppression
 
 

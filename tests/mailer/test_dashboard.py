@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from mailer import dashboard
+from mailer.ops import aggregates, dashboard
 from mailer.models import Email
 
 Status = Email.Status
@@ -32,7 +32,7 @@ def rows(db):
 
 
 def test_hourly_counts_match_the_rows(rows):
-    starts, counts = dashboard.hourly_counts()
+    starts, counts = aggregates.hourly_counts()
     assert len(starts) == 24
     assert counts[starts[-1]] == {"sent": 3, "failed": 1}
     assert counts[starts[-6]] == {"sent": 2}
@@ -40,7 +40,7 @@ def test_hourly_counts_match_the_rows(rows):
 
 
 def test_bars_stack_to_the_peak(rows):
-    starts, counts = dashboard.hourly_counts()
+    starts, counts = aggregates.hourly_counts()
     chart = dashboard.chart(starts, counts)
     assert chart["peak"] == 4
     now_bars = [bar for bar in chart["bars"] if bar.x == max(b.x for b in chart["bars"])]

@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from mailer import api as mail
-from mailer import email_log, resend
+from mailer.ops import history as email_log
+from mailer.outbox import resend
 from mailer.models import Email, EmailEvent, Suppression
-from mailer.preview_views import EMAIL_CSP
+from mailer.rendering.previews import EMAIL_CSP
 from tests.conftest import wait_for
 
 Status = Email.Status

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from mailer import api as mail
 from mailer.models import Email
-from mailer.services import email_sweep
+from mailer.outbox.sweep import email_sweep
 from tests.conftest import wait_for
 from tests.support.processes import RedisServer, WorkerProcess, broker
 from worker import app
@@ -288,16 +288,3 @@ def test_a_bulk_backlog_does_not_hold_up_a_password_reset(e2e, ses, settings):
     assert Email.objects.filter(priority="bulk").exclude(status="sent").count() > 20  # the backlog was still there
     settings.MAILER_MAX_SEND_RATE = 1000
     all_final()  # drain, so that no task outlives the test
-
-
-def test_migrate_creates_the_sweeper_schedule(tmp_path):
-    import subprocess
-    import sys
-
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}", "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    script = "import django; django.setup(); from django_celery_beat.models import PeriodicTask; " \
-             "t = PeriodicTask.objects.get(task='mailer.sweep'); print(t.interval.every, t.interval.period, t.enabled)"
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, check=True, cwd=django_settings.BASE_DIR)
-    out = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True,
-                         cwd=django_settings.BASE_DIR)
-    assert out.stdout.split() == ["30", "seconds", "True"]

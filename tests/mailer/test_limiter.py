@@ -5,7 +5,7 @@ Rate and quota across processes are tested end to end in test_guarantees.py.
 
 import time
 
-from mailer import limiter
+from mailer.sending import limiter
 
 
 def test_a_thread_that_wakes_too_late_lets_its_slot_go(db, settings):

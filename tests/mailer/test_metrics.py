@@ -13,7 +13,9 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from mailer import api as mail
-from mailer import limiter, metrics, services
+from mailer.outbox import delivery as services
+from mailer.sending import counters as metrics
+from mailer.sending import limiter
 from mailer.models import Email
 from tests.conftest import wait_for
 

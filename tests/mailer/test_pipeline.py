@@ -7,7 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailer import api as mail
-from mailer import publish, services
+from mailer.outbox import delivery as services
+from mailer.outbox import publish
 from mailer.models import Email, Suppression
 from tests.conftest import wait_for
 
@@ -185,7 +186,7 @@ def test_one_connection_per_thread_and_one_boto3_client_per_process(transactiona
 
     from botocore.config import Config
 
-    from mailer import transport
+    from mailer.sending import transport
 
     emails = [
         Email.objects.create(template=TEMPLATE, to=f"reuse{i}@example.com", context=CONTEXT, next_attempt_at=timezone.now())

@@ -5,8 +5,9 @@ from django.db import transaction
 
 from accounts.models import User
 from mailer import api as mail
-from mailer import preview_views, previews
-from mailer.services import build_message
+from mailer.rendering import previews as preview_views
+from mailer.rendering import samples as previews
+from mailer.outbox.message import build_message
 
 INDEX = "/mailer/preview/"
 

@@ -14,7 +14,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from mailer.rows import _suppressed_statement, claim, mark_sent, suppressed
+from mailer.outbox.state import claim, mark_sent
+from mailer.outbox.suppression import _suppressed_statement, suppressed
 from mailer.models import Email, Suppression
 
 Status = Email.Status
@@ -117,7 +118,8 @@ SQLITE_SCRIPT = """
 import json
 from django.core.management import call_command
 from django.utils import timezone
-from mailer.rows import claim, mark_sent, suppressed
+from mailer.outbox.state import claim, mark_sent
+from mailer.outbox.suppression import suppressed
 from mailer.models import Email, Suppression
 call_command("migrate", verbosity=0)
 Suppression.objects.create(address="Gone@Example.com", reason="bounce")

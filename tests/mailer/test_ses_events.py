@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from mailer import api as mail
-from mailer import sns as mailer_sns
+from mailer.ses import signatures as mailer_sns
 from mailer.models import Email, EmailEvent, Suppression
 from tests.conftest import wait_for
 from tests.support.sns import CERT_PATH, CONFIRM_PATH, TOPIC_ARN, LocalSNS

@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from mailer import limiter, stats
+from mailer.ops import report as stats
+from mailer.sending import limiter
 from mailer.models import Email
 
 HOUR = timedelta(hours=1)

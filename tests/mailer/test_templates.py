@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils.html import strip_tags
 
 from mailer import api as mail
-from mailer import previews, rendering
+from mailer.rendering import samples as previews
+from mailer.rendering import templates as rendering
 from mailer.models import Email
-from mailer.services import build_message
+from mailer.outbox.message import build_message
 from mailer.templatetags.email_dates import email_date, numerals
 
 # The kinds of SPEC's email table: each in English and Nepali.

@@ -6,8 +6,8 @@ import socket
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
-from mailer.services import backoff_delay
-from mailer.transport import DAILY_QUOTA_DELAY, NothingSent, classify
+from mailer.outbox.delivery import backoff_delay
+from mailer.sending.errors import DAILY_QUOTA_DELAY, NothingSent, classify
 
 
 def ses_error(code: str, message: str = "", status: int = 400) -> ClientError:

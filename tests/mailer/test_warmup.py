@@ -4,8 +4,9 @@ from celery.signals import worker_ready
 from django.conf import settings as django_settings
 from django.template import engines
 
-from mailer import previews, transport
-from mailer.warmup import warm_up
+from mailer.rendering import samples as previews
+from mailer.sending import transport
+from mailer.sending.warmup import warm_up
 
 
 def email_log() -> str:

@@ -6,7 +6,7 @@ import sys
 
 from django.conf import settings
 
-from worker import app, queues
+from worker import app
 
 
 def test_json_only_late_acks_and_one_prefetched_message():
@@ -20,8 +20,8 @@ def test_json_only_late_acks_and_one_prefetched_message():
 def test_a_worker_without_q_consumes_every_queue_the_mailer_uses():
     consumed = set(app.amqp.queues)  # what `celery -A worker worker` consumes without -Q
     assert set(settings.MAILER_QUEUES.values()) <= consumed
-    assert queues.DEFAULT in consumed
-    assert app.amqp.router.route({}, "mailer.deliver")["queue"].name == queues.BULK
+    assert settings.CELERY_TASK_DEFAULT_QUEUE in consumed
+    assert app.amqp.router.route({}, "mailer.deliver")["queue"].name == settings.MAILER_QUEUES["bulk"]
 
 
 def test_deliver_task_is_registered_and_takes_only_an_id():

@@ -1,10 +1,10 @@
-"""``manage.py mailcheck [--to ADDRESS] [--timeout 60]``: will email work? (see mailer.check)."""
+"""``manage.py mailcheck [--to ADDRESS] [--timeout 60]``: will email work? (see mailer.ops.mailcheck)."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 
-from mailer import check
+from mailer.ops import mailcheck
 
 
 class Command(BaseCommand):
@@ -26,17 +26,17 @@ class Command(BaseCommand):
                 validate_email(to)
             except ValidationError:
                 raise CommandError(f"--to: {to!r} is not an email address.") from None
-        findings = check.check_backend(recipient=to)
-        self.stdout.write(f"backend: {check.backend_kind()} ({self._backend_name()})")
+        findings = mailcheck.check_backend(recipient=to)
+        self.stdout.write(f"backend: {mailcheck.backend_kind()} ({self._backend_name()})")
         problems = self._report(findings)
         if to and not problems:
-            pipeline = [check.check_broker()]
+            pipeline = [mailcheck.check_broker()]
             if pipeline[0].ok:
-                pipeline.append(check.check_workers())
+                pipeline.append(mailcheck.check_workers())
             problems = self._report(pipeline)
             if not problems:
                 self.stdout.write(f"sending a test email to {to} (waiting up to {timeout:g} s)...")
-                problems = self._report([check.describe_outcome(check.send_test(to=to, timeout=timeout))])
+                problems = self._report([mailcheck.describe_outcome(mailcheck.send_test(to=to, timeout=timeout))])
         elif to:
             self.stdout.write("test email not sent: fix the problems above first.")
         if problems:

@@ -1,10 +1,10 @@
-"""``manage.py mailstats [--since 24h] [--json]``: what the outbox did lately (see mailer.stats)."""
+"""``manage.py mailstats [--since 24h] [--json]``: what the outbox did lately (see mailer.ops.report)."""
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mailer import stats
+from mailer.ops import report
 
 
 class Command(BaseCommand):
@@ -21,9 +21,9 @@ class Command(BaseCommand):
 
     def handle(self, *, since: str, as_json: bool, **options):
         try:
-            window = stats.parse_duration(since)
+            window = report.parse_duration(since)
         except ValueError as exc:
             raise CommandError(f"--since: {exc}") from None
-        figures = stats.mail_stats(since=window, label=since.strip().lower())
-        self.stdout.write(json.dumps(figures, indent=2) if as_json else stats.render_text(figures))
+        figures = report.mail_stats(since=window, label=since.strip().lower())
+        self.stdout.write(json.dumps(figures, indent=2) if as_json else report.render_text(figures))
 

@@ -1,0 +1,50 @@
+"""``/mailer/preview/``: staff see every kind of email in every language, rendered from its samples."""
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_GET
+
+from ..models import template_kind
+from . import samples
+
+# The email's HTML is shown in a sandboxed iframe from its own URL, with a policy of
+# its own: no scripts, nothing fetched, only the inline styles an email is made of.
+EMAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
+def _rendered(template: str, language: str):
+    if template not in samples.kinds() or language not in samples.languages_of(template):
+        raise Http404("No such email.")
+    return samples.render_sample(template, language)
+
+
+@require_GET
+@staff_member_required
+def preview_index(request):
+    rows = [
+        {"template": t, "kind": template_kind(t), "languages": samples.languages_of(t)} for t in samples.kinds()
+    ]
+    return render(request, "mailer/preview_index.html", {"rows": rows, "title": "Email previews"})
+
+
+@require_GET
+@staff_member_required
+def preview_detail(request, template: str, language: str):
+    email = _rendered(template, language)
+    return render(
+        request,
+        "mailer/preview_detail.html",
+        {"email": email, "template": template, "language": language, "title": f"{template} ({language})",
+         "languages": samples.languages_of(template)},
+    )
+
+
+@require_GET
+@staff_member_required
+@xframe_options_sameorigin
+def preview_html(request, template: str, language: str):
+    response = HttpResponse(_rendered(template, language).html, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = EMAIL_CSP
+    return response
