@@ -3,8 +3,7 @@
 import unicodedata
 
 from django import forms
-from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordMixin
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.urls import reverse
 from django.utils.html import format_html
@@ -29,7 +28,22 @@ class NameField(forms.CharField):
         return _reject_control_characters(super().clean(value))
 
 
-class SignupForm(forms.Form):
+class _PasswordPair(SetPasswordMixin):
+    """Django's own checks of a new password typed twice: the pair must match, then pass the validators.
+
+    The validators' errors go on the first field, where the password was chosen;
+    they are not run on a mismatched pair (the user types both again anyway).
+    """
+
+    error_messages = {"password_mismatch": _("The two passwords do not match.")}
+
+    def check_password_pair(self, first: str, second: str, user: User) -> None:
+        self.validate_passwords(first, second)
+        if not self.has_error(second):
+            self.validate_password_for_user(user, first)
+
+
+class SignupForm(_PasswordPair, forms.Form):
     username = forms.CharField(
         max_length=150, validators=[UnicodeUsernameValidator()], help_text=_("Letters, digits and @/./+/-/_ only.")
     )
@@ -56,20 +70,14 @@ class SignupForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
-        if password1 and password2 and password1 != password2:
-            self.add_error("password2", forms.ValidationError(_("The two passwords do not match."), code="mismatch"))
-        elif password1:
-            candidate = User(
-                username=cleaned.get("username", ""),
-                email=cleaned.get("email", ""),
-                first_name=cleaned.get("first_name", ""),
-                last_name=cleaned.get("last_name", ""),
-            )
-            try:
-                password_validation.validate_password(password1, candidate)
-            except forms.ValidationError as error:
-                self.add_error("password1", error)
+        # The user to be: the similarity validator compares the password with these.
+        candidate = User(
+            username=cleaned.get("username", ""),
+            email=cleaned.get("email", ""),
+            first_name=cleaned.get("first_name", ""),
+            last_name=cleaned.get("last_name", ""),
+        )
+        self.check_password_pair("password1", "password2", candidate)
         return cleaned
 
 
@@ -79,7 +87,9 @@ class EmailAddressForm(forms.Form):
     email = forms.EmailField(max_length=254)
 
 
-class SetPasswordForm(forms.Form):
+class SetPasswordForm(_PasswordPair, forms.Form):
+    """The new password of a reset link's page, for ``user``."""
+
     password = forms.CharField(label=_("New password"), strip=False, widget=forms.PasswordInput)
     password_confirm = forms.CharField(label=_("New password (again)"), strip=False, widget=forms.PasswordInput)
 
@@ -89,14 +99,7 @@ class SetPasswordForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        password, confirm = cleaned.get("password"), cleaned.get("password_confirm")
-        if password and confirm and password != confirm:
-            self.add_error("password_confirm", forms.ValidationError(_("The two passwords do not match.")))
-        elif password:
-            try:
-                password_validation.validate_password(password, self.user)
-            except forms.ValidationError as error:
-                self.add_error("password", error)
+        self.check_password_pair("password", "password_confirm", self.user)
         return cleaned
 
 

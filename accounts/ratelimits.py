@@ -29,10 +29,12 @@ def limit(setting_name: str):
 
 
 def posted_email_key(group, request) -> str:
+    """The posted address, trimmed and lower-cased: one allowance per address, account or not."""
     return (request.POST.get("email") or "").strip().lower()
 
 
 def posted_username_key(group, request) -> str:
+    """The posted username, trimmed and lower-cased: one allowance per name, account or not."""
     return (request.POST.get("username") or "").strip().lower()
 
 

@@ -127,6 +127,8 @@ def user_signup(
 
 
 class VerifyResult(enum.Enum):
+    """What ``email_verify`` found: the view turns each into its message and redirect."""
+
     VERIFIED = "verified"
     ALREADY_VERIFIED = "already_verified"
     EXPIRED = "expired"

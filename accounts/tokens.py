@@ -9,6 +9,7 @@ import uuid
 
 
 def new_token() -> uuid.UUID:
+    """A fresh one-time token: a random UUIDv4 (122 random bits). Store only ``token_hash`` of it."""
     return uuid.uuid4()
 
 

@@ -34,6 +34,7 @@ def posted(request):
 @ratelimit(group="signup", key="ip", rate=limit("RATELIMIT_SIGNUP"), method="POST", block=True)
 @ratelimit(group="signup-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
 def signup(request):
+    """``/auth/signup/``: the same answer (302 to login, "check your email") whether the address is new or taken."""
     form = SignupForm(posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -79,6 +80,7 @@ def _keep_link_private(response):
 @ratelimit(group="verify", key="ip", rate=limit("RATELIMIT_LINK_FORM_IP"), method="POST", block=True)
 @ratelimit(group="verify-link", key=link_key, rate=limit("RATELIMIT_LINK_FORM_LINK"), method="POST", block=True)
 def verify_email(request, token):
+    """``/auth/verify-email/<token>/``: GET shows a confirm button (unless VERIFY_EMAIL_ON_GET), POST verifies."""
     # Mail scanners fetch every link: a GET only shows a button, unless configured otherwise.
     if request.method == "GET" and not settings.VERIFY_EMAIL_ON_GET:
         return _keep_link_private(render(request, "accounts/verify_email.html"))
@@ -105,6 +107,7 @@ def _email_form_view(request, *, kind: str, template: str):
 @ratelimit(group="resend", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
 @ratelimit(group="resend-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
 def resend_verification(request):
+    """``/auth/resend-verification/``: records the address for a worker; one answer for every address."""
     return _email_form_view(
         request, kind=AddressRequest.Kind.VERIFICATION_RESEND, template="accounts/resend_verification.html"
     )
@@ -114,6 +117,7 @@ def resend_verification(request):
 @ratelimit(group="forgot", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
 @ratelimit(group="forgot-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
 def forgot_password(request):
+    """``/auth/forgot-password/``: records the address for a worker; one answer for every address."""
     return _email_form_view(request, kind=AddressRequest.Kind.PASSWORD_RESET, template="accounts/forgot_password.html")
 
 
@@ -129,6 +133,7 @@ def _reset_link_dead(request):
 @ratelimit(group="reset", key="ip", rate=limit("RATELIMIT_LINK_FORM_IP"), method="POST", block=True)
 @ratelimit(group="reset-link", key=link_key, rate=limit("RATELIMIT_LINK_FORM_LINK"), method="POST", block=True)
 def reset_password(request, token):
+    """``/auth/reset-password/<token>/``: the new-password form of a live link; a dead link goes to forgot-password."""
     user = services.password_reset_user(token=token)
     if user is None:
         return _reset_link_dead(request)

@@ -33,6 +33,7 @@ TEXT_LIMITS = {"biography": 3000, "manifesto": 5000, "education": 2000, "experie
 
 
 def single_line(value: str) -> str:
+    """A validator: ``value`` unchanged, or ValidationError for a line break or control character."""
     if _CONTROL.search(value):
         raise ValidationError("Line breaks and control characters are not allowed here.")
     return value

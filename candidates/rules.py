@@ -35,6 +35,11 @@ def today() -> date:
 
 
 def age_problems(*, date_of_birth: date | None, level: str) -> list[tuple[str, str]]:
+    """What is wrong with standing at ``level`` with this birth date, counted today in Nepal.
+
+    A future date or an age over MAXIMUM_AGE is a typing error (on ``date_of_birth``);
+    under the level's MINIMUM_AGE, a problem of the ``level``. No date: nothing to check yet.
+    """
     if date_of_birth is None:
         return []
     day = today()

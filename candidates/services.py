@@ -32,9 +32,16 @@ def candidate_for(*, user) -> Candidate:
     return candidate
 
 
-def candidate_save_step(*, form, step: int) -> Candidate:
-    """Save a valid step form; the profile goes (back) to draft until it is submitted again."""
-    candidate = form.save(commit=False)
+def candidate_save_step(*, candidate: Candidate, step: int, data: dict) -> Candidate:
+    """Save wizard step ``step`` of ``candidate``: ``data`` maps its fields to validated values.
+
+    The values are a step form's ``cleaned_data``: each is stored as a ModelForm
+    would store it (a photo of None keeps the saved one, False clears it). The
+    profile goes (back) to draft until it is submitted again. Raises
+    FieldDoesNotExist for a name that is not a field of the profile.
+    """
+    for name, value in data.items():
+        Candidate._meta.get_field(name).save_form_data(candidate, value)
     if candidate.status != Status.DRAFT:
         # What the public and the reviewers see must have been reviewed: an edit
         # of a submitted profile withdraws it until it is submitted again.

@@ -42,6 +42,7 @@ def register(request):
 @require_http_methods(["GET", "POST"])
 @verified_required
 def register_step(request, step: int):
+    """Wizard step ``step``: show its form, save it and go on; no skipping ahead of the first unsaved step."""
     candidate = services.candidate_for(user=request.user)
     if step not in STEPS:
         return redirect("candidates:register")
@@ -54,7 +55,7 @@ def register_step(request, step: int):
     data = request.POST if request.method == "POST" else None
     form = form_class(data, request.FILES or None, instance=candidate)
     if data is not None and form.is_valid():
-        services.candidate_save_step(form=form, step=step)
+        services.candidate_save_step(candidate=candidate, step=step, data=form.cleaned_data)
         return redirect(_step_url(step + 1))
     return render(
         request,
@@ -87,6 +88,7 @@ def _review(request, candidate: Candidate, title: str):
 @require_GET
 @verified_required
 def dashboard(request):
+    """The candidate's own profile: its status and, after a rejection, the reviewers' notes."""
     candidate = Candidate.objects.filter(user=request.user).first()
     return render(request, "candidates/dashboard.html", {"candidate": candidate})
 

@@ -18,6 +18,8 @@ class _Group(str):
 
 
 class DistrictSelect(forms.Select):
+    """The district list grouped by province, each group marked with its number for the script."""
+
     template_name = "candidates/widgets/district_select.html"
 
     def optgroups(self, name, value, attrs=None):

@@ -27,6 +27,7 @@ CHECKS = {"database": _database, "broker": _broker}
 @never_cache
 @require_GET
 def healthz(request):
+    """``GET /healthz/``: 200 ``{"status": "ok", …}`` when every check passes, else 503 naming what is down."""
     results = {}
     for name, check in CHECKS.items():
         try:

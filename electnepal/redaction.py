@@ -56,6 +56,7 @@ def request_tokens(request) -> set[str]:
 
 
 def redact_request(text: str, request) -> str:
+    """``text`` with the token of ``request`` masked in every spelling, then every token path (``redact``)."""
     for token in sorted(request_tokens(request), key=len, reverse=True):
         text = text.replace(token, MASK)
     return redact(text)

@@ -23,6 +23,7 @@ def _rendered(template: str, language: str):
 @require_GET
 @staff_member_required
 def preview_index(request):
+    """Every kind of email, with the languages it is written in."""
     rows = [
         {"template": t, "kind": template_kind(t), "languages": samples.languages_of(t)} for t in samples.kinds()
     ]
@@ -32,6 +33,7 @@ def preview_index(request):
 @require_GET
 @staff_member_required
 def preview_detail(request, template: str, language: str):
+    """One kind in one language: subject, text and the HTML in a sandboxed frame; 404 for an unknown one."""
     email = _rendered(template, language)
     return render(
         request,
@@ -45,6 +47,7 @@ def preview_detail(request, template: str, language: str):
 @staff_member_required
 @xframe_options_sameorigin
 def preview_html(request, template: str, language: str):
+    """The HTML part alone, for the frame, under EMAIL_CSP."""
     response = HttpResponse(_rendered(template, language).html, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = EMAIL_CSP
     return response

@@ -25,6 +25,8 @@ from django.utils import translation
 
 @dataclass(frozen=True)
 class RenderedEmail:
+    """An email's three parts: the one-line subject, the text, the HTML with its CSS inlined."""
+
     subject: str
     text: str
     html: str

@@ -68,6 +68,8 @@ return {1, tostring(tat - now)}
 
 @dataclass(frozen=True)
 class Reservation:
+    """What the limiter granted: send slots, or the time to come back."""
+
     granted: bool
     # granted: sleep this long, then send. Not granted: the earliest moment worth trying again.
     wait: float

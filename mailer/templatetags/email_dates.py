@@ -28,6 +28,7 @@ def _as_date(value) -> date | None:
 
 @register.filter
 def email_date(value, language: str = "en") -> str:
+    """``value`` (a date, datetime or ISO string) as the reader of ``language`` writes a date; "" if not a date."""
     day = _as_date(value)
     if day is None:
         return ""
