@@ -22,7 +22,7 @@ again, even on Ctrl-C or an error. Uses its own PostgreSQL database
    resets at 10/s while N bulk emails drain.
 4. Limiter: 4 worker processes, MAILER_MAX_SEND_RATE=50, the fake SES refusing
    more than 50 sends in any sliding second: achieved rate, busiest second,
-   throttled answers (target 0).
+   emails accepted in the first 10 s, throttled answers (target 0).
 5. Profile: py-spy (--gil, non-blocking) on one worker at 0 ms latency.
 6. Cleanup: bench/cleanup.py (1,000,000 expired tokens; 100,000 with --quick).
 
