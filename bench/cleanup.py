@@ -15,31 +15,15 @@ Not part of the tests.
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import ROOT, create_database, django_env
+
 DB_NAME = "electnepal_cleanup_bench"
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "electnepal.settings",
-    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-    "SECRET_KEY": "bench-only",
-    "READ_DOT_ENV": "false",
-    "LOG_DIR": str(ROOT / "var" / "bench-logs"),
-}
+ENV = django_env(DB_NAME)
 USERS = 4
-
-
-def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT, env={**os.environ, **ENV})
 
 
 def insert_tokens(rows: int, *, first: int) -> tuple[int, float]:
@@ -87,7 +71,7 @@ def main() -> None:
     os.environ.update(ENV)
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
-    prepare_database()
+    create_database(DB_NAME, ENV)
 
     import django
 

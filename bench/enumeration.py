@@ -20,42 +20,19 @@ console. Not part of the tests: timings belong here, not in assertions.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import PASSWORD, ROOT, TEST_CLIENT, create_database, django_env, percentile
+
 DB_NAME = "electnepal_enum_bench"
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "electnepal.settings",
-    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-    "REDIS_URL": "redis://127.0.0.1:6379/13",
-    "SECRET_KEY": "bench-only",
-    "READ_DOT_ENV": "false",
-    "SITE_URL": "https://electnepal.test",
-    "ALLOWED_HOSTS": "testserver",
-    "RATELIMIT_ENABLE": "false",
-    "SECURE_COOKIES": "false",
+ENV = django_env(
+    DB_NAME,
+    REDIS_URL="redis://127.0.0.1:6379/13",
+    **TEST_CLIENT,
     # The worst case for a known address: every resend makes a new link.
-    "ACCOUNTS_RESEND_INTERVAL_SECONDS": "0",
-    "LOG_DIR": str(ROOT / "var" / "bench-logs"),
-}
-PASSWORD = "kathmandu-valley-2082"
-
-
-def prepare_database() -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT, env={**os.environ, **ENV})
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    ACCOUNTS_RESEND_INTERVAL_SECONDS="0",
+)
 
 
 def timed(post) -> float:
@@ -83,7 +60,7 @@ def main() -> None:
     import redis
 
     redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()
-    prepare_database()
+    create_database(DB_NAME, ENV)
 
     import django
 
