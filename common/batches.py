@@ -24,8 +24,8 @@ def _delete_rows(model) -> Callable[[list[int]], int]:
     Deleting a row may cascade (a user's tokens, admin log, groups): then Django's
     collector does the work. Where it would not (no cascade, no signal: tokens, the
     outbox's events), PostgreSQL gets the statement Django would run, with the ids
-    as one array parameter: building ``IN (%s, …)`` with 5,000 placeholders was
-    about 40 % of a batch's time (py-spy, bench/cleanup.py).
+    as one array parameter: Django's ``IN (%s, …)`` with a placeholder per id costs
+    much of a batch's time (docs/performance.md).
     """
     meta = model._meta
 

@@ -2,15 +2,13 @@
 
 kombu's Redis channel builds a new ``redis.Redis`` for every publish, every
 bookkeeping step of a late ack (QoS.append, ack) and every exchange lookup
-(``conn_or_acquire``). With redis-py 8 each construction copies its table of ~170
-response callbacks, upper-casing every name: 71 µs of CPU, measured here, about a
-quarter of the cost of publishing a task and of a worker's per-message overhead
-(redis/redis-py#3624). The client only wraps the channel's connection pool, so
-one is as good as many: a redis.Redis with a pool is thread-safe (every command
-checks a connection out of the pool) and pipelines stay one per use.
-
-Measured on a no-op task (1 process × 16 threads, late acks): publish 490 → 380 µs,
-worker CPU 1.05 → 0.80 ms per message.
+(``conn_or_acquire``). redis-py 8 copies its table of ~170 response callbacks,
+upper-casing every name, into each new client (redis/redis-py#3624): a sizeable
+share of what publishing a task and handling a message cost (docs/performance.md).
+The client only wraps the channel's connection pool, so one is as good as many: a
+redis.Redis with a pool is thread-safe (every command checks a connection out of
+the pool) and pipelines stay one per use. tests/worker/test_broker.py fails when
+either library changes what this relies on.
 
 ``install()`` (called by worker/celery.py) makes kombu resolve ``redis://`` to this
 transport in every process that loads the Celery app: web, worker, beat, Flower.
