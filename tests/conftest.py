@@ -7,9 +7,14 @@
 - ``smtp``: email goes through Django's SMTP backend to an aiosmtpd sink.
 - ``e2e``: a transactional test (on_commit fires, the worker sees the rows) with
   the worker running.
-"""
+- ``private_redis``: a redis-server of the test's own, to stop, start or read.
 
-import time
+And what tests in several folders share: ``user`` (a verified account) and the rate
+limits on (``limits_on``: every rate high, a test lowers the one under test;
+``default_limits_on``: the settings' own rates).
+
+Helpers are in tests/support; this file holds fixtures only.
+"""
 
 import boto3
 import pytest
@@ -17,22 +22,11 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 
+from tests.support.processes import RedisServer
 from tests.support.ses import LocalSES
 from tests.support.smtp import SMTPSink
 
 SENDER = "no-reply@electnepal.test"
-
-
-def wait_for(predicate, *, timeout: float = 15.0, interval: float = 0.02, message: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -118,3 +112,48 @@ def smtp(settings, smtp_sink):
 def e2e(transactional_db, mail_worker):
     """Committed transactions and a running worker: the pipeline as in production."""
     return mail_worker
+
+
+@pytest.fixture
+def private_redis():
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+# --- Shared by tests in several folders -----------------------------------------------
+
+
+@pytest.fixture
+def user(db):
+    """A verified account (ram), with a known password."""
+    from accounts.models import User
+    from django.utils import timezone
+
+    from tests.support.accounts import PASSWORD
+
+    user = User(username="ram", email="ram@example.com", email_verified_at=timezone.now())
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+HIGH = "1000/h"
+
+
+@pytest.fixture
+def limits_on(settings):
+    """Rate limits on, every rate high: a test sets the one it is about."""
+    settings.RATELIMIT_ENABLE = True
+    for name in (
+        "RATELIMIT_SIGNUP", "RATELIMIT_EMAIL_FORM_IP", "RATELIMIT_EMAIL_FORM_ADDRESS", "RATELIMIT_LINK_FORM_IP",
+        "RATELIMIT_LINK_FORM_LINK", "RATELIMIT_LOGIN_FAILURES_IP", "RATELIMIT_LOGIN_FAILURES_USERNAME",
+    ):
+        setattr(settings, name, HIGH)
+    return settings
+
+
+@pytest.fixture
+def default_limits_on(settings):
+    """Rate limits on, at the rates the settings give."""
+    settings.RATELIMIT_ENABLE = True

@@ -33,6 +33,6 @@ DEFAULT_FROM_EMAIL = "ElectNepal <no-reply@electnepal.test>"
 # the hasher, are under test here.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Metrics are written at once, so that a test's observations are in Redis when it
-# reads them and never flushed into the next test; tests/mailer/test_metrics.py
+# reads them and never flushed into the next test; tests/mailer/sending/test_counters.py
 # checks the buffered writes of production on their own.
 MAILER_METRICS_FLUSH_SECONDS = 0

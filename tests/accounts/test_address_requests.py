@@ -17,7 +17,7 @@ from accounts.models import AddressRequest, User
 from mailer.models import Email
 from tests.support.processes import broker
 
-from .helpers import PASSWORD, emails_to, wait_all_final
+from tests.support.accounts import PASSWORD, emails_to, wait_all_final
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.test import Client
 from accounts.models import User
 from mailer.models import Email
 
-from .helpers import emails_to, signup, signup_data
+from tests.support.accounts import emails_to, signup, signup_data
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from django.test import Client
 from accounts.models import EmailVerification, PasswordResetToken, User
 from mailer.models import Email
 
-from .helpers import PASSWORD, emails_to, link_in, messages_of, signup, wait_all_final
+from tests.support.accounts import PASSWORD, emails_to, link_in, messages_of, signup, wait_all_final
 
 NEW_PASSWORD = "pokhara-lakeside-2083"
 

@@ -1,4 +1,11 @@
-"""Token lifetimes, single use, concurrency, and no raw token at rest."""
+"""Link tokens: 122 random bits, only a hash at rest, exact lifetimes, single use, killed by any password change.
+
+One of two concurrent resets with one token wins; no raw token is in any table or in
+email.log. Also proven elsewhere: single use, sessions ended, "password changed"
+queued (test_flows.py); tokens kept out of logs and exception reports
+(tests/electnepal/test_redaction.py); task arguments are row ids, which is what
+Flower shows (tests/mailer/outbox/test_publish.py).
+"""
 
 import threading
 import uuid
@@ -12,8 +19,7 @@ from django.utils import timezone
 from accounts.models import EmailVerification, PasswordResetToken, User
 from accounts.tokens import new_token, token_hash
 from mailer.models import Email
-
-from .helpers import PASSWORD, emails_to, link_in, signup
+from tests.support.accounts import PASSWORD, emails_to, link_in, reset_token, signup
 
 NEW_PASSWORD = "pokhara-lakeside-2083"
 
@@ -111,3 +117,54 @@ def test_raw_tokens_are_in_no_table_and_no_log(e2e, ses, settings):
             assert form not in dump
             assert form not in log
     assert Email.objects.count() == 3 and not Email.objects.exclude(secret_context="").exists()
+
+
+# --- Any password change kills every reset link ---------------------------------------
+
+
+def assert_dead(token):
+    response = Client().get(f"/auth/reset-password/{token}/")
+    assert response.status_code == 302 and response["Location"] == "/auth/forgot-password/"
+    post = Client().post(f"/auth/reset-password/{token}/", {"password": "x" + NEW_PASSWORD, "password_confirm": "x" + NEW_PASSWORD})
+    assert post["Location"] == "/auth/forgot-password/"
+
+
+def test_a_password_set_anywhere_kills_outstanding_reset_links(user):
+    tokens = [reset_token(user), reset_token(user)]
+    assert Client().get(f"/auth/reset-password/{tokens[0]}/").status_code == 200
+    user.set_password(NEW_PASSWORD)  # the admin's form, changepassword, a shell: all end here
+    user.save()
+    for token in tokens:
+        assert_dead(token)
+    assert User.objects.get(pk=user.pk).check_password(NEW_PASSWORD)
+    # A link asked for after the change works.
+    fresh = reset_token(user)
+    assert Client().get(f"/auth/reset-password/{fresh}/").status_code == 200
+
+
+def test_the_admin_password_form_kills_outstanding_reset_links(user):
+    token = reset_token(user)
+    staff = User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    client = Client()
+    client.force_login(staff)
+    response = client.post(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    assert_dead(token)
+
+
+def test_a_reset_kills_the_other_links_and_the_sessions(user):
+    used, other = reset_token(user), reset_token(user)
+    elsewhere = Client()
+    elsewhere.force_login(user)
+    assert elsewhere.get("/").wsgi_request.user.is_authenticated
+    done = Client().post(f"/auth/reset-password/{used}/", {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    assert done["Location"] == "/auth/login/"
+    assert_dead(used)
+    assert_dead(other)
+    assert not elsewhere.get("/").wsgi_request.user.is_authenticated
+    from mailer.models import Email
+
+    assert list(Email.objects.values_list("template", flat=True)) == ["accounts/email/password_changed"]

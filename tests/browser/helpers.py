@@ -1,6 +1,6 @@
 """Steps the browser tests share."""
 
-from tests.candidates.helpers import PASSWORD
+from tests.support.candidates import PASSWORD
 
 
 def log_in(page, user, *, start: str = "/auth/login/") -> None:

@@ -13,9 +13,9 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from accounts.models import EmailVerification, PasswordResetToken
 from accounts.tokens import token_hash
-from mailer.rendering import samples as previews
+from mailer.rendering import samples
 from tests.browser.helpers import log_in
-from tests.candidates.helpers import make_user
+from tests.support.candidates import make_user
 
 SITE_BLUE = "rgb(0, 56, 147)"  # header background in electnepal/static/electnepal/site.css
 
@@ -52,7 +52,7 @@ def test_admin_pages_work_under_the_policy(new_page):
     assert style_of(page, "#hourly-chart", "max-width") == "720px"  # mailer/admin.css
     assert page.locator(".legend-swatch rect").count() >= 6
 
-    page.goto(reverse("mailer:preview", args=[previews.kinds()[0], "en"]))
+    page.goto(reverse("mailer:preview", args=[samples.kinds()[0], "en"]))
     assert style_of(page, "#html-part", "height") == "720px"
 
     page.goto(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")

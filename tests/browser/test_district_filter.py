@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from candidates import geography
 from candidates.models import Candidate
 from tests.browser.helpers import log_in
-from tests.candidates.helpers import make_user, step1
+from tests.support.candidates import make_user, step1
 
 DISTRICT = "select[name=district]"
 GROUPS = """groups => groups.map(g => ({province: g.dataset.province, disabled: g.disabled, hidden: g.hidden}))"""

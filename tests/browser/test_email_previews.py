@@ -16,9 +16,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from mailer.rendering import samples as previews
+from mailer.rendering import samples
 from tests.browser.helpers import log_in
-from tests.candidates.helpers import make_user
+from tests.support.candidates import make_user
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 WIDTHS = (360, 800)
@@ -37,7 +37,7 @@ OVERFLOW = """() => ({
 
 
 def every_email() -> list[tuple[str, str]]:
-    return [(template, language) for template in previews.kinds() for language in previews.languages_of(template)]
+    return [(template, language) for template in samples.kinds() for language in samples.languages_of(template)]
 
 
 @pytest.fixture
@@ -86,8 +86,8 @@ def test_the_index_lists_every_kind_in_every_language(staff_page):
     expected = {reverse("mailer:preview", args=[template, language]) for template, language in every_email()}
     assert listed == expected
     # Every kind the project sends has a sample, in both languages where the site has them.
-    assert {"accounts/email/verification", "candidates/email/rejection"} <= set(previews.kinds())
-    assert previews.languages_of("accounts/email/verification") == ["en", "ne"]
+    assert {"accounts/email/verification", "candidates/email/rejection"} <= set(samples.kinds())
+    assert samples.languages_of("accounts/email/verification") == ["en", "ne"]
 
 
 def test_every_email_fits_a_phone_and_a_window_and_draws_nepali(staff_page, tmp_path):
@@ -122,7 +122,7 @@ def test_every_detail_page_shows_subject_html_and_text(staff_page):
     page = staff_page
     for template, language in every_email():
         where = f"{template} ({language})"
-        email = previews.render_sample(template, language)
+        email = samples.render_sample(template, language)
         page.goto(reverse("mailer:preview", args=[template, language]))
         subject = page.locator("#subject")
         expect(subject).to_have_text(email.subject)

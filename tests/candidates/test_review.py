@@ -5,9 +5,8 @@ from django.test import Client
 
 from candidates.models import Candidate
 from mailer.models import Email
-from tests.accounts.helpers import wait_all_final
-
-from .helpers import complete_wizard, logged_in, make_user, step3
+from tests.support.accounts import wait_all_final
+from tests.support.candidates import complete_wizard, logged_in, make_user, step3
 
 CHANGELIST = "/admin/candidates/candidate/"
 NOTES = 'Photo unclear. <b>Upload a new one</b> & check the ward <script>alert("x")</script>'

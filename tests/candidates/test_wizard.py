@@ -7,9 +7,19 @@ from django.test import Client
 from candidates import services
 from candidates.models import Candidate
 from mailer.models import Email
-from tests.accounts.helpers import wait_all_final
-
-from .helpers import STEP_DATA, complete_wizard, logged_in, make_user, png, step1, step2, step3, step_url, years_ago
+from tests.support.accounts import wait_all_final
+from tests.support.candidates import (
+    STEP_DATA,
+    complete_wizard,
+    logged_in,
+    make_user,
+    png,
+    step1,
+    step2,
+    step3,
+    step_url,
+    years_ago,
+)
 
 pytestmark = pytest.mark.django_db
 

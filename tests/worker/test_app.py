@@ -65,7 +65,7 @@ def _listening_addresses(port: int) -> set[str]:
 
 
 def test_flower_listens_on_loopback_by_default(tmp_path):
-    from tests.conftest import wait_for
+    from tests.support.waits import wait_for
     from tests.support.processes import free_port
 
     port = free_port()

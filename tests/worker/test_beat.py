@@ -9,7 +9,6 @@ import sys
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 import redis
 from django.apps import apps
 from django.conf import settings as django_settings
@@ -17,20 +16,12 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from tests.conftest import wait_for
-from tests.support.processes import RedisServer
+from tests.support.waits import wait_for
 
 from worker import schedules
 
 # Every periodic job, by the task it runs.
 SCHEDULES = {job.name: job.task for job in schedules.JOBS}
-
-
-@pytest.fixture
-def private_redis():
-    server = RedisServer().start()
-    yield server
-    server.cleanup()
 
 
 def published_tasks(client: redis.Redis) -> list[str]:

@@ -1,0 +1,55 @@
+"""Emails through the outbox, for the mailer's tests: queue them, wait for the end, count what SES got."""
+
+import collections
+
+from django.db import transaction
+
+from mailer import api as mail
+from mailer.models import Email
+from mailer.outbox.sweep import email_sweep
+from tests.support.waits import wait_for
+
+TEMPLATE = "accounts/email/welcome"
+CONTEXT = {"first_name": "Sita", "username": "sita", "login_url": "https://electnepal.test/auth/login/"}
+
+
+def queue(to="sita@example.com", **kwargs) -> Email:
+    with transaction.atomic():
+        (email,) = mail.enqueue(template=TEMPLATE, to=to, context=CONTEXT, **kwargs)
+    return email
+
+
+def wait_final(email: Email) -> Email:
+    return wait_for(
+        lambda: Email.objects.filter(pk=email.pk, status__in=Email.FINAL_STATUSES).first(),
+        message=f"email {email.pk} to reach a final state",
+    )
+
+
+def queue_many(n: int, *, prefix: str = "user", priority: str = "bulk") -> list[Email]:
+    with transaction.atomic():
+        return mail.enqueue(
+            template=TEMPLATE, to=[f"{prefix}{i}@example.com" for i in range(n)], context=CONTEXT, priority=priority
+        )
+
+
+def all_final(timeout: float = 60, sweep: bool = False):
+    def done():
+        if sweep:
+            email_sweep()
+        return not Email.objects.exclude(status__in=Email.FINAL_STATUSES).exists()
+
+    wait_for(done, timeout=timeout, interval=0.5 if sweep else 0.05, message="every email to reach a final state")
+
+
+def delivery_report(ses, expected: int) -> dict:
+    per_recipient = collections.Counter(m["To"] for m in ses.sent())
+    statuses = collections.Counter(Email.objects.values_list("status", flat=True))
+    return {
+        "queued": expected,
+        "delivered": len(per_recipient),
+        "lost": expected - len(per_recipient),
+        "duplicated": sum(c - 1 for c in per_recipient.values()),
+        "failed": statuses.get(Email.Status.FAILED, 0),
+        "attempts": sum(Email.objects.values_list("attempts", flat=True)),
+    }
