@@ -20,7 +20,9 @@ time.time() clocks, for the benchmark to match against commit times.
 
 Control (JSON): ``GET /stats`` counters and this process's CPU seconds; ``GET /log``
 the accepted sends; ``POST /config`` {latency_ms, rate, fault_rate} sets the
-behaviour and resets counters and log.
+behaviour and resets counters and log; ``POST /outage`` {"on": true|false} answers
+every send with 503 ServiceUnavailable while on, keeping counters and log (an SES
+outage in the middle of a run).
 """
 
 import argparse
@@ -61,9 +63,12 @@ class FakeSES:
         self.throttled_at: list[float] = []  # time.time() of each throttled call
         self.in_flight = 0
         self.max_in_flight = 0
+        self.outage = False
 
     def admit(self, now: float) -> str:
-        """'ok', 'throttled' or 'fault' for a call arriving at ``now`` (monotonic)."""
+        """'ok', 'throttled', 'fault' or 'unavailable' for a call arriving at ``now`` (monotonic)."""
+        if self.outage:
+            return "unavailable"
         if self.fault_rate and random.random() < self.fault_rate:
             return "fault"
         if self.rate > 0:
@@ -107,6 +112,8 @@ class FakeSES:
         if verdict == "throttled":
             code, status, text = ("TooManyRequestsException", 429, "Too many requests.") if version == 2 else (
                 "Throttling", 400, "Maximum sending rate exceeded.")
+        elif verdict == "unavailable":
+            code, status, text = "ServiceUnavailable", 503, "Service unavailable (injected outage)."
         else:
             code, status, text = "InternalFailure", 500, "Internal failure (injected)."
         headers = {"x-amzn-RequestId": request_id}
@@ -142,8 +149,13 @@ class FakeSES:
             **self.counts, "accepted": len(self.log), "max_in_flight": self.max_in_flight,
             "throttled_at": self.throttled_at[:1000],
             "cpu_seconds": times.user + times.system,
-            "config": {"latency_ms": self.latency * 1000, "rate": self.rate, "fault_rate": self.fault_rate},
+            "config": {"latency_ms": self.latency * 1000, "rate": self.rate, "fault_rate": self.fault_rate,
+                       "outage": self.outage},
         })
+
+    async def set_outage(self, request: web.Request) -> web.Response:
+        self.outage = bool((await request.json()).get("on"))
+        return web.json_response({"ok": True, "outage": self.outage})
 
     async def get_log(self, request: web.Request) -> web.Response:
         return web.Response(text=json.dumps(self.log), content_type="application/json")
@@ -169,6 +181,7 @@ def make_app(ses: FakeSES) -> web.Application:
     app.router.add_get("/stats", ses.stats)
     app.router.add_get("/log", ses.get_log)
     app.router.add_post("/config", ses.set_config)
+    app.router.add_post("/outage", ses.set_outage)
     return app
 
 

@@ -89,7 +89,7 @@ TEMPLATES = [
 # SQLite under var/ by default; PostgreSQL (or anything dj-database-url style) via DATABASE_URL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 # Persistent connections: a worker thread would otherwise connect to the database
-# for every email (a fifth of its time, measured in bench/).
+# for every email (docs/performance.md).
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=300))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -236,18 +236,30 @@ MAILER_MAX_ATTEMPTS = env.int("MAILER_MAX_ATTEMPTS", default=8)
 # Full-jitter exponential backoff: delay = uniform(0, min(CAP, BASE * 2**attempt)).
 MAILER_RETRY_BASE_SECONDS = env.float("MAILER_RETRY_BASE_SECONDS", default=10.0)
 MAILER_RETRY_CAP_SECONDS = env.float("MAILER_RETRY_CAP_SECONDS", default=900.0)
-# A claim older than this is considered abandoned (worker killed mid-send).
-MAILER_LEASE_SECONDS = env.int("MAILER_LEASE_SECONDS", default=120)
 # Stay this fraction below MAILER_MAX_SEND_RATE: jitter between workers and SES.
 MAILER_RATE_HEADROOM = env.float("MAILER_RATE_HEADROOM", default=0.015)
 MAILER_QUOTA_WINDOW_SECONDS = env.int("MAILER_QUOTA_WINDOW_SECONDS", default=24 * 3600)
-# A worker thread waits this long at most for a send slot; longer waits (a used-up
-# 24 h quota) put the email back in the outbox with a later next_attempt_at.
-MAILER_LIMIT_MAX_SLEEP_SECONDS = env.float("MAILER_LIMIT_MAX_SLEEP_SECONDS", default=10.0)
-# The sweeper publishes again a due row whose last message is older than this
-# (a message lost with a Redis restart); rows with no message are published at once.
-MAILER_REPUBLISH_AFTER_SECONDS = env.int("MAILER_REPUBLISH_AFTER_SECONDS", default=900)
-MAILER_SWEEP_BATCH = env.int("MAILER_SWEEP_BATCH", default=2000)
+# --- Workers (mailer.outbox.delivery): how a worker process claims and sends.
+# Sender threads per worker process (processes: Celery's --concurrency, by default
+# the host's cores). SES calls mostly wait on the network, so more threads than cores.
+MAILER_SEND_THREADS = env.int("MAILER_SEND_THREADS", default=16)
+# A worker claims only emails it has send slots for within this many seconds: bulk
+# email claimed before a password reset holds it back by about this much at most.
+MAILER_CLAIM_HORIZON_SECONDS = env.float("MAILER_CLAIM_HORIZON_SECONDS", default=0.1)
+# One doorbell sends for at most this long, then rings again if email is still due;
+# a worker told to stop (a deploy) waits for no more than this plus its sends.
+MAILER_DRAIN_SECONDS = env.float("MAILER_DRAIN_SECONDS", default=5.0)
+# A worker's claims live this long unless its keeper renews them (every
+# MAILER_KEEPER_SECONDS); a dead worker's emails are sent again soon after.
+MAILER_LEASE_SECONDS = env.int("MAILER_LEASE_SECONDS", default=30)
+MAILER_KEEPER_SECONDS = env.float("MAILER_KEEPER_SECONDS", default=5.0)
+# A doorbell is rung again if the one on its way has not been answered in this long.
+MAILER_DOORBELL_TTL_SECONDS = env.float("MAILER_DOORBELL_TTL_SECONDS", default=60.0)
+# After this many provider errors in a row (SES throttling, 5xx, network), every
+# worker pauses: BASE seconds, doubling while it goes on, at most CAP.
+MAILER_PAUSE_AFTER_ERRORS = env.int("MAILER_PAUSE_AFTER_ERRORS", default=5)
+MAILER_PAUSE_BASE_SECONDS = env.float("MAILER_PAUSE_BASE_SECONDS", default=2.0)
+MAILER_PAUSE_CAP_SECONDS = env.float("MAILER_PAUSE_CAP_SECONDS", default=60.0)
 # Emails in a final state are kept this many days for the log and mailstats, then
 # deleted by the nightly cleanup (0 keeps them).
 MAILER_RETENTION_DAYS = env.int("MAILER_RETENTION_DAYS", default=90)
@@ -261,9 +273,9 @@ MAILER_ALERT_INTERVAL_SECONDS = env.int("MAILER_ALERT_INTERVAL_SECONDS", default
 MAILER_METRICS_TOKEN = env.str("MAILER_METRICS_TOKEN", default="")
 # Workers write their metrics to Redis at most this often (seconds; 0: at every observation).
 MAILER_METRICS_FLUSH_SECONDS = 1.0
-# The broker queues, named here once (worker/queues.py declares them): one per email
-# priority, polled in this order, and one for everything else.
-MAILER_QUEUES = {"high": "mail.high", "bulk": "mail.bulk"}
+# The broker queues, named here once (worker/queues.py declares them): the mail's
+# (doorbells, resend and forgot-password requests), polled first, and one for the rest.
+MAILER_QUEUE = "mail"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 
@@ -292,15 +304,16 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Long waits live in Email.next_attempt_at, so no message should outlive this.
+    # Waits live in Email.next_attempt_at and a doorbell carries nothing, so a message
+    # redelivered after this (its worker killed) only rings once more.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "socket_connect_timeout": 2,
-    # Consume queues in the order the worker lists them: mail.high before mail.bulk.
+    # Consume queues in the order the worker lists them: the mail's before the rest.
     "queue_order_strategy": "priority",
     "socket_timeout": 5,
 }
 # A publish that fails at commit time must not hang the request: the row stays
-# queued and the sweeper publishes it later.
+# queued and a worker's keeper rings for it later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fixup closes every database connection around every task unless

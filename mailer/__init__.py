@@ -4,8 +4,8 @@ Other apps call ``mailer.api`` only. Inside, one folder per concern, each import
 only the ones below it (``.importlinter`` states it and ``make test`` checks it):
 
     ops/  ses/     operations tooling | SES's reports (webhook, signatures, events)
-    outbox/        enqueue, publish, state, delivery, sweep, retention, resend
-    sending/       transport, error classes, rate limiter, counters, warm-up
+    outbox/        enqueue, doorbell, state, delivery, sweep, retention, resend
+    sending/       transport, error classes, rate limiter, breaker, counters, warm-up
     rendering/     templates, samples, previews
     models         Email, Suppression, EmailEvent
 

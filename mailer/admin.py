@@ -37,15 +37,15 @@ class EmailAdmin(admin.ModelAdmin):
     exclude = ("secret_context", "context")
     fieldsets = (
         (None, {"fields": (
-            "template", "to", "language", "priority", "status", "delivery_status", "attempts", "message_id",
-            "last_error",
+            "template", "to", "language", "priority", "status", "delivery_status", "attempts", "claimed_by",
+            "message_id", "last_error",
         )}),
         ("Timestamps", {"fields": (
-            "created_at", "published_at", "next_attempt_at", "lease_expires_at", "expires_at", "sent_at", "updated_at",
+            "created_at", "next_attempt_at", "lease_expires_at", "expires_at", "sent_at", "updated_at",
         )}),
     )
     readonly_fields = (
-        "template", "to", "language", "priority", "status", "attempts", "next_attempt_at", "published_at",
+        "template", "to", "language", "priority", "status", "attempts", "next_attempt_at", "claimed_by",
         "lease_expires_at", "expires_at", "message_id", "delivery_status", "last_error", "created_at", "updated_at",
         "sent_at",
     )

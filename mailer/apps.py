@@ -6,8 +6,11 @@ class MailerConfig(AppConfig):
     verbose_name = "Email outbox"
 
     def ready(self) -> None:
-        from celery.signals import worker_ready
+        from celery import signals
 
-        from .sending.warmup import on_worker_ready
+        from .outbox import lifecycle
 
-        worker_ready.connect(on_worker_ready, weak=False, dispatch_uid="mailer.warmup")
+        # The process that runs the tasks: a prefork child, or the worker itself (threads, solo).
+        signals.worker_process_init.connect(lifecycle.process_started, weak=False, dispatch_uid="mailer.child")
+        signals.worker_ready.connect(lifecycle.worker_ready, weak=False, dispatch_uid="mailer.ready")
+        signals.worker_shutting_down.connect(lifecycle.shutting_down, weak=False, dispatch_uid="mailer.stop")

@@ -1,7 +1,7 @@
 """The outbox: one Email row per recipient, the single source of truth for delivery.
 
 A row moves queued → sending → sent | failed | expired | suppressed. The broker
-message only says "look at row N"; the row decides whether anything is sent.
+message only says "there is email to send"; the rows decide what is sent.
 """
 
 from django.db import models
@@ -43,9 +43,9 @@ class Email(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True, help_text="End of the current claim.")
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this time.")
 
-    # When a delivery task was last published for this row; NULL means none is
-    # pending in the broker, so the sweeper must publish one when the row is due.
-    published_at = models.DateTimeField(null=True, blank=True)
+    # The worker process holding the row while it is ``sending`` (host:pid:random):
+    # only it may record the outcome, and it keeps the lease alive while it runs.
+    claimed_by = models.CharField(max_length=100, blank=True, default="")
 
     message_id = models.CharField(max_length=255, blank=True, default="", help_text="Provider message id.")
     last_error = models.TextField(blank=True, default="")
@@ -61,11 +61,23 @@ class Email(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            # The sweeper's scan: due rows that are still waiting.
+            # When the next queued row is due, and the backlog's figures.
             models.Index(
                 fields=["next_attempt_at"],
                 name="mailer_email_due_idx",
                 condition=models.Q(status__in=["queued", "sending"]),
+            ),
+            # The claim: due rows of one priority, oldest first.
+            models.Index(
+                fields=["priority", "next_attempt_at"],
+                name="mailer_email_claim_idx",
+                condition=models.Q(status="queued"),
+            ),
+            # The keeper's reclaim: claims whose lease ran out.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="mailer_email_lease_idx",
+                condition=models.Q(status="sending"),
             ),
             models.Index(fields=["created_at"], name="mailer_email_created_idx"),
             models.Index(fields=["message_id"], name="mailer_email_message_id_idx"),

@@ -1,27 +1,31 @@
-"""Celery tasks of the mailer: thin adapters that take an id (or nothing) and call a service.
+"""Celery tasks of the mailer: thin adapters that call a service.
 
 Task names are the contract with the broker, beat (worker.schedules) and the
-outbox's publisher (mailer.outbox.publish publishes ``mailer.deliver`` by name).
+outbox's doorbell (mailer.outbox.doorbell publishes ``mailer.deliver`` by name).
 """
 
 from celery import shared_task
 
 from .ops.alerts import alerts_check
-from .outbox.delivery import email_deliver
-from .outbox.publish import DELIVER_TASK
+from .outbox.delivery import dispatcher
+from .outbox.doorbell import DOORBELL_TASK
 from .outbox.retention import email_retention_purge
 from .outbox.sweep import email_sweep
 
 
-@shared_task(name=DELIVER_TASK, ignore_result=True)
-def deliver(email_id: int) -> str | None:
-    """Deliver outbox row ``email_id`` (idempotent: see mailer.outbox.delivery)."""
-    return email_deliver(email_id=email_id)
+@shared_task(name=DOORBELL_TASK, ignore_result=True)
+def deliver(*ignored) -> dict[str, int]:
+    """The doorbell: send due email for a while (see mailer.outbox.delivery); return what was done.
+
+    Takes no argument; one (an email id) is ignored, so that a message published
+    before the outbox had a doorbell rings it too.
+    """
+    return dispatcher().drain()
 
 
 @shared_task(name="mailer.sweep", ignore_result=True)
 def sweep() -> dict[str, int]:
-    """Beat, every 30 s: republish due rows, take back expired claims."""
+    """Beat, every 30 s (every worker's keeper does it too): take back expired claims, ring if due."""
     return email_sweep()
 
 

@@ -20,6 +20,12 @@ os.environ.setdefault("MAILER_RETRY_CAP_SECONDS", "0.2")
 # The limiter is on in every test, with a rate that does not slow the suite down;
 # the tests of the limiter set their own.
 os.environ.setdefault("MAILER_MAX_SEND_RATE", "1000")
+# No keeper thread in the test process: it would take back, between a test's own
+# steps, the leases a test sets up; the tests of recovery start worker processes.
+os.environ.setdefault("MAILER_KEEPER_SECONDS", "0")
+# Provider errors pause sending for tenths of a second here, not seconds.
+os.environ.setdefault("MAILER_PAUSE_BASE_SECONDS", "0.05")
+os.environ.setdefault("MAILER_PAUSE_CAP_SECONDS", "0.5")
 # Worker threads close their connections after each task, so that the test
 # database can be flushed and dropped.
 os.environ.setdefault("CONN_MAX_AGE", "0")

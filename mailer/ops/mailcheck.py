@@ -24,7 +24,6 @@ from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db import transaction
 
 from ..models import Email
-from ..outbox import publish
 from ..outbox.enqueue import enqueue
 from ..sending.errors import aws_error
 
@@ -318,9 +317,9 @@ def check_broker(*, timeout: float = 3.0) -> Finding:
     return Finding(True, "broker", f"{uri} answers")
 
 
-def check_workers(*, priority: str = Email.Priority.HIGH, timeout: float = 2.0) -> Finding:
-    """Is some worker consuming the queue of ``priority``?"""
-    queue = publish.queue_for(priority)
+def check_workers(*, timeout: float = 2.0) -> Finding:
+    """Is some worker consuming the mail's queue (settings.MAILER_QUEUE)?"""
+    queue = settings.MAILER_QUEUE
     replies = current_app.control.inspect(timeout=timeout).active_queues() or {}
     consuming = sorted(name for name, queues in replies.items() if any(q["name"] == queue for q in queues))
     if consuming:

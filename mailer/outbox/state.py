@@ -1,27 +1,31 @@
 """Every change of an email's status, written here and nowhere else.
 
 A row moves ``queued → sending → sent | failed | expired | suppressed``, or from
-``sending`` back to ``queued`` (a transient error, a used-up quota, a lease that ran
-out). Each move is one conditional UPDATE that names the status it expects, so a
-move made twice, or by a worker that lost its claim, changes nothing.
+``sending`` back to ``queued`` (a transient error, a slot given back, a lease that
+ran out). Each move is one conditional UPDATE that names the status it expects and,
+while a worker holds the row, the worker (``claimed_by``): a move made twice, or by
+a worker that lost its claim, changes nothing.
 
-- ``claim``: due ``queued`` → ``sending``, returning the whole row in one round trip;
-- ``mark_sent``: ``sending`` → ``sent`` with the provider's message id;
-- ``finish``: ``sending`` → ``failed``, ``expired`` or ``suppressed``, with the error;
-- ``requeue``: ``sending`` → ``queued``, due again later;
+- ``claim_due``: up to n due ``queued`` rows → ``sending``, security email first,
+  returning the rows in one round trip (``FOR UPDATE SKIP LOCKED``: workers that
+  claim at once take different rows);
+- ``mark_sent``: claimed rows → ``sent`` with the provider's message ids, one statement;
+- ``finish``: a claimed row → ``failed``, ``expired`` or ``suppressed``, with the error;
+- ``requeue``: a claimed row → ``queued``, due again later;
+- ``release``: claimed rows → ``queued`` untouched, the attempt given back;
+- ``renew``: push the lease of every row a worker holds;
 - ``reclaim_expired``: ``sending`` rows whose lease ran out (a worker died) → ``queued``.
 
 Every final state erases the secret context (one-time links): only the plain
 context stays, for the admin's email log, until retention deletes the row.
 
-``claim`` and ``mark_sent`` run on every email, so they are precompiled SQL rather
-than ORM queries (docs/performance.md says what that buys). The claim is atomic: of
-two workers racing for one row, the second's UPDATE waits for the first to commit,
-re-checks its WHERE on the new row version (PostgreSQL's READ COMMITTED; SQLite
-serialises writers) and matches nothing. Needs RETURNING: PostgreSQL, or SQLite 3.35
-and newer.
+``claim_due`` and ``mark_sent`` run for every email, so they are SQL built once
+per process from the model's metadata rather than ORM queries (docs/performance.md).
+Needs RETURNING: PostgreSQL, or SQLite 3.35 and newer (which serialises writers, so
+it needs no row locks).
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -34,6 +38,8 @@ from django.utils import timezone
 from ..models import Email
 
 Status = Email.Status
+# The order emails are claimed in: account security first (Priority's own order).
+PRIORITIES = tuple(Email.Priority.values)
 
 
 def _quoting(alias: str):
@@ -49,81 +55,130 @@ def _datetime_prep(connection):
 
 @cache
 def _claim_statement(alias: str) -> str:
-    """The claim's SQL for database ``alias`` (built once per process from the models' metadata)."""
+    """The claim's SQL for database ``alias`` (see claim_due for its parameters)."""
     qn, col = _quoting(alias)
-    email = Email._meta
-    table = qn(email.db_table)
-    returning = ", ".join(f"{table}.{qn(f.column)}" for f in email.concrete_fields)
-    return (
-        f"UPDATE {table} SET {col('status')} = %s, {col('attempts')} = {col('attempts')} + 1, "
-        f"{col('lease_expires_at')} = %s, {col('updated_at')} = %s "
-        f"WHERE {col('id')} = %s AND {col('status')} = %s AND {col('next_attempt_at')} <= %s "
-        f"RETURNING {returning}"
+    meta = Email._meta
+    table = qn(meta.db_table)
+    returning = ", ".join(f"{table}.{qn(f.column)}" for f in meta.concrete_fields)
+    update = (
+        f"UPDATE {table} SET {col('status')} = '{Status.SENDING}', {col('attempts')} = {col('attempts')} + 1, "
+        f"{col('claimed_by')} = %s, {col('lease_expires_at')} = %s, {col('updated_at')} = %s "
     )
+    due = f"{col('status')} = '{Status.QUEUED}' AND {col('next_attempt_at')} <= %s"
+    if connections[alias].vendor != "postgresql":
+        # SQLite: one writer at a time, no row locks; the priority order in one scan.
+        order = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(PRIORITIES))
+        return (
+            f"{update}WHERE {col('id')} IN (SELECT {col('id')} FROM {table} WHERE {due} "
+            f"ORDER BY CASE {col('priority')} {order} END, {col('next_attempt_at')} LIMIT %s) RETURNING {returning}"
+        )
+    # One locked pick per priority, each served by the partial index on (priority, next_attempt_at):
+    # the later ones take what the earlier left of n.
+    picks, taken = [], "0"
+    for i, priority in enumerate(PRIORITIES):
+        picks.append(
+            f"p{i} AS (SELECT {col('id')} FROM {table} WHERE {due} AND {col('priority')} = '{priority}' "
+            f"ORDER BY {col('next_attempt_at')} LIMIT GREATEST(%s - ({taken}), 0) FOR UPDATE SKIP LOCKED)"
+        )
+        taken += f" + (SELECT count(*) FROM p{i})"
+    union = " UNION ALL ".join(f"SELECT {col('id')} FROM p{i}" for i in range(len(PRIORITIES)))
+    return f"WITH {', '.join(picks)} {update}WHERE {col('id')} IN ({union}) RETURNING {returning}"
 
 
-def claim(email_id: int) -> Email | None:
-    """Move Email ``email_id`` from due ``queued`` to ``sending`` and return it; None if it isn't both.
-
-    The attempt counter goes up by one and the lease runs for MAILER_LEASE_SECONDS
-    (the sweeper takes back a claim whose lease ran out).
-    """
-    alias = router.db_for_write(Email)
-    connection = connections[alias]
-    now = timezone.now()
-    prep = _datetime_prep(connection)
-    params = [
-        Status.SENDING,
-        prep(now + timedelta(seconds=settings.MAILER_LEASE_SECONDS)),
-        prep(now),
-        email_id,
-        Status.QUEUED,
-        prep(now),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_statement(alias), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
+def _rows_to_emails(alias: str, connection, rows: list) -> list[Email]:
     fields = Email._meta.concrete_fields
     # The ORM's own conversions (JSON, datetimes on SQLite, …), as a queryset applies them.
     compiler = Query(Email).get_compiler(connection=connection)
     converters = compiler.get_converters([f.get_col(Email._meta.db_table) for f in fields])
-    values = next(compiler.apply_converters([row], converters))
-    return Email.from_db(alias, [f.attname for f in fields], values)
+    names = [f.attname for f in fields]
+    return [Email.from_db(alias, names, values) for values in compiler.apply_converters(rows, converters)]
+
+
+def claim_due(*, limit: int, owner: str) -> list[Email]:
+    """Move up to ``limit`` due ``queued`` rows to ``sending`` for ``owner``; return them, high priority first.
+
+    Each row's attempt counter goes up by one and its lease runs for
+    MAILER_LEASE_SECONDS (``renew`` extends it; the sweeper takes back a row whose
+    lease ran out). Rows another worker is claiming at the same moment are skipped.
+    """
+    if limit <= 0:
+        return []
+    alias = router.db_for_write(Email)
+    connection = connections[alias]
+    prep = _datetime_prep(connection)
+    now = timezone.now()
+    claim = [owner, prep(now + timedelta(seconds=settings.MAILER_LEASE_SECONDS)), prep(now)]
+    if connection.vendor == "postgresql":
+        params = [prep(now), limit] * len(PRIORITIES) + claim  # the WITH's picks come first
+    else:
+        params = claim + [prep(now), limit]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_statement(alias), params)
+        rows = cursor.fetchall()
+    emails = _rows_to_emails(alias, connection, rows)
+    order = {p: i for i, p in enumerate(PRIORITIES)}
+    return sorted(emails, key=lambda e: (order[e.priority], e.next_attempt_at, e.pk))
 
 
 @cache
 def _sent_statement(alias: str) -> str:
+    """Record sends: %s = now, now, owner, then the ids and the message ids as two arrays (PostgreSQL)."""
     qn, col = _quoting(alias)
+    table = qn(Email._meta.db_table)
     return (
-        f"UPDATE {qn(Email._meta.db_table)} SET {col('status')} = %s, {col('message_id')} = %s, "
+        f"UPDATE {table} SET {col('status')} = '{Status.SENT}', {col('message_id')} = sent.message_id, "
         f"{col('last_error')} = '', {col('sent_at')} = %s, {col('lease_expires_at')} = NULL, "
-        f"{col('secret_context')} = '', {col('updated_at')} = %s "
-        f"WHERE {col('id')} = %s AND {col('status')} = %s"
+        f"{col('claimed_by')} = '', {col('secret_context')} = '', {col('updated_at')} = %s "
+        f"FROM unnest(%s::bigint[], %s::text[]) AS sent(id, message_id) "
+        f"WHERE {table}.{col('id')} = sent.id AND {col('status')} = '{Status.SENDING}' AND {col('claimed_by')} = %s"
     )
 
 
-def mark_sent(email_id: int, message_id: str) -> bool:
-    """Record that claimed Email ``email_id`` was sent as ``message_id``; False if it was no longer claimed.
+def mark_sent(sends: Iterable[tuple[int, str]], *, owner: str) -> int:
+    """Record that ``owner`` sent each (email id, provider message id); return how many rows it still held.
 
-    The secret context (one-time links) is erased with it, as every final state does.
+    One statement for the lot. A row no longer held by ``owner`` (its lease ran out
+    and another worker took it) is left alone. Erases the secret context, as every
+    final state does.
     """
+    sends = list(sends)
+    if not sends:
+        return 0
     alias = router.db_for_write(Email)
     connection = connections[alias]
+    if connection.vendor != "postgresql":
+        now = timezone.now()
+        return sum(
+            Email.objects.filter(pk=pk, status=Status.SENDING, claimed_by=owner).update(
+                status=Status.SENT, message_id=message_id, last_error="", sent_at=now, lease_expires_at=None,
+                claimed_by="", secret_context="", updated_at=now,
+            )
+            for pk, message_id in sends
+        )
     now = _datetime_prep(connection)(timezone.now())
+    ids, message_ids = zip(*sends)
     with connection.cursor() as cursor:
-        cursor.execute(_sent_statement(alias), [Status.SENT, message_id, now, now, email_id, Status.SENDING])
-        return cursor.rowcount == 1
+        cursor.execute(_sent_statement(alias), [now, now, list(ids), list(message_ids), owner])
+        return cursor.rowcount
 
 
-def _error_entry(email: Email, error: str, *, transient: bool) -> dict:
-    # One entry of Email.errors; mailer.ops.history reads them back.
-    return {"attempt": email.attempts, "at": timezone.now().isoformat(), "error": error, "transient": transient}
+def _held(email: Email, owner: str):
+    return Email.objects.filter(pk=email.pk, status=Status.SENDING, claimed_by=owner)
 
 
-def finish(email: Email, status: str, *, error: str) -> bool:
-    """Record a final state other than ``sent`` for claimed ``email``, with ``error``; False if not claimed.
+def _error_entry(email: Email, error: str, *, transient: bool, provider: bool = False) -> dict:
+    # One entry of Email.errors; mailer.ops.history reads them back, delivery counts them.
+    entry = {"attempt": email.attempts, "at": timezone.now().isoformat(), "error": error, "transient": transient}
+    return {**entry, "provider": True} if provider else entry
+
+
+def own_failures(email: Email) -> int:
+    """The failed attempts of ``email`` that were its own trouble, not the provider's (see Outcome.provider)."""
+    return sum(1 for entry in email.errors if isinstance(entry, dict) and not entry.get("provider"))
+
+
+def finish(email: Email, status: str, *, error: str, owner: str) -> bool:
+    """Record a final state other than ``sent`` for ``email`` held by ``owner``; False if no longer held.
 
     ``status`` is ``failed``, ``expired`` or ``suppressed``. The plain ``context``
     (names, links without a token) stays, so that the admin's email log can show
@@ -133,52 +188,76 @@ def finish(email: Email, status: str, *, error: str) -> bool:
     if status not in (Status.FAILED, Status.EXPIRED, Status.SUPPRESSED):
         raise ValueError(f"{status!r} is not a final state finish() records.")
     return bool(
-        Email.objects.filter(pk=email.pk, status=Status.SENDING).update(
+        _held(email, owner).update(
             status=status,
             last_error=error,
             errors=[*email.errors, _error_entry(email, error, transient=False)],
             lease_expires_at=None,
+            claimed_by="",
             secret_context="",
             updated_at=timezone.now(),
         )
     )
 
 
-def requeue(email: Email, *, due_at: datetime, published: bool, error: str = "", counts: bool = True) -> bool:
-    """Put claimed ``email`` back to ``queued``, due at ``due_at``; False if it was no longer claimed.
+def requeue(email: Email, *, due_at: datetime, error: str, owner: str, provider: bool = False) -> bool:
+    """Put ``email`` (held by ``owner``) back to ``queued``, due at ``due_at``, recording the attempt's ``error``.
 
-    - ``published``: a delivery task is on its way for ``due_at`` (a countdown), so the
-      sweeper leaves the row alone; otherwise the sweeper publishes it when due.
-    - ``counts``: the attempt failed with ``error`` and counts; otherwise (no send
-      slot) the attempt is given back and no error is recorded.
+    ``provider``: the provider's trouble, not the email's (``own_failures`` leaves
+    it out). False if ``owner`` no longer held the row.
     """
+    return bool(
+        _held(email, owner).update(
+            status=Status.QUEUED,
+            next_attempt_at=due_at,
+            lease_expires_at=None,
+            claimed_by="",
+            last_error=error,
+            errors=[*email.errors, _error_entry(email, error, transient=True, provider=provider)],
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def release(email_ids: Iterable[int], *, owner: str) -> int:
+    """Give rows ``owner`` claimed but did not try back to ``queued``, as they were; return how many.
+
+    The attempt is given back and nothing is recorded: no send was tried (no send
+    slot, or the worker is stopping).
+    """
+    return Email.objects.filter(pk__in=list(email_ids), status=Status.SENDING, claimed_by=owner).update(
+        status=Status.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, claimed_by="", updated_at=timezone.now()
+    )
+
+
+def renew(*, owner: str) -> int:
+    """Extend to MAILER_LEASE_SECONDS from now the lease of every row ``owner`` holds; return how many."""
     now = timezone.now()
-    fields = {
-        "status": Status.QUEUED,
-        "next_attempt_at": due_at,
-        "lease_expires_at": None,
-        "published_at": now if published else None,
-        "updated_at": now,
-    }
-    if counts:
-        fields["last_error"] = error
-        fields["errors"] = [*email.errors, _error_entry(email, error, transient=True)]
-    else:
-        fields["attempts"] = F("attempts") - 1
-    return bool(Email.objects.filter(pk=email.pk, status=Status.SENDING).update(**fields))
+    return Email.objects.filter(status=Status.SENDING, claimed_by=owner).update(
+        lease_expires_at=now + timedelta(seconds=settings.MAILER_LEASE_SECONDS)
+    )
 
 
 def reclaim_expired(*, now: datetime) -> int:
     """Put back to ``queued``, due now, every ``sending`` row whose lease ended before ``now``; return how many.
 
-    Such a claim belonged to a worker that stopped before recording an outcome; the
-    attempt it started stays counted.
+    Such a claim belonged to a worker that stopped (killed, or cut off) before
+    recording an outcome; the attempt it started stays counted.
     """
     return Email.objects.filter(status=Status.SENDING, lease_expires_at__lt=now).update(
         status=Status.QUEUED,
         next_attempt_at=now,
         lease_expires_at=None,
-        published_at=None,
+        claimed_by="",
         last_error="Lease expired: the worker stopped before recording an outcome.",
         updated_at=now,
     )
+
+
+def next_due_in(*, now: datetime) -> float | None:
+    """Seconds until the next ``queued`` row is due (0 if one is due now); None when nothing is queued."""
+    first = (
+        Email.objects.filter(status=Status.QUEUED).order_by("next_attempt_at").values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    return None if first is None else max(0.0, (first - now).total_seconds())

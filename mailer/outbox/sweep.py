@@ -1,48 +1,47 @@
-"""The outbox sweeper (beat task ``mailer.sweep``): every due email gets a delivery task.
+"""The sweep: claims whose worker is gone go back to the outbox, and due email rings the doorbell.
 
-A duplicate message is harmless, because the claim lets only one through; a
-missing one would leave an email waiting for ever. So the sweeper errs on the side
-of publishing.
+Run by every worker's keeper thread (mailer.outbox.delivery) every
+MAILER_KEEPER_SECONDS, and by beat (task ``mailer.sweep``) as a backstop, so that
+neither a lost host nor a stopped beat leaves email behind. Cheap when there is
+nothing to do: one UPDATE and one SELECT, both served by partial indexes.
+
+It rings when it took claims back, and otherwise only when due email waits and no
+worker is sending (the drainers keep a Redis key alive): while the outbox drains,
+or while sending is paused or the 24 h quota is used up, it adds no broker message.
 """
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
-from django.db.models import Q
+import redis
 from django.utils import timezone
 
-from ..models import Email
-from . import publish, state
+from ..sending import breaker, limiter
+from . import doorbell, state
 
 logger = logging.getLogger("mailer.email")
 
-Status = Email.Status
-
 
 def email_sweep() -> dict[str, int]:
-    """Make sure every due email has a delivery task on its way; return counts.
-
-    - Claims whose lease ran out (a worker killed mid-send) go back to ``queued``.
-    - Due ``queued`` rows with no message in the broker (the publish failed, or the
-      wait was too long for a countdown), or whose last message is older than
-      MAILER_REPUBLISH_AFTER_SECONDS (lost with a Redis restart), are published.
-    """
+    """Take back expired claims; ring if email is due and nobody sends it; return the counts."""
     now = timezone.now()
     reclaimed = state.reclaim_expired(now=now)
-    stale = now - timedelta(seconds=settings.MAILER_REPUBLISH_AFTER_SECONDS)
-    due = list(
-        Email.objects.filter(status=Status.QUEUED, next_attempt_at__lte=now)
-        .filter(Q(published_at__isnull=True) | Q(published_at__lt=stale))
-        .order_by("next_attempt_at")
-        .values_list("pk", "priority")[: settings.MAILER_SWEEP_BATCH]
-    )
-    Email.objects.filter(pk__in=[pk for pk, _ in due]).update(published_at=now)
-    published = 0
-    for priority in Email.Priority.values:
-        ids = [pk for pk, p in due if p == priority]
-        if ids:
-            published += publish.publish(ids, priority=priority)
-    if reclaimed or due:
-        logger.info("sweep: reclaimed=%d due=%d published=%d", reclaimed, len(due), published)
-    return {"reclaimed": reclaimed, "due": len(due), "published": published}
+    rung = 0
+    if reclaimed:
+        # A worker died with these: whoever else is sending may not look again soon.
+        rung = int(not breaker.paused()[0] and doorbell.ring())
+    elif state.next_due_in(now=now) == 0:
+        rung = int(_ring_if_nobody_sends())
+    if reclaimed or rung:
+        logger.info("sweep: reclaimed=%d rung=%d", reclaimed, rung)
+    return {"reclaimed": reclaimed, "rung": rung}
+
+
+def _ring_if_nobody_sends() -> bool:
+    if doorbell.anyone_draining() or breaker.paused()[0]:
+        return False
+    try:
+        if limiter.quota_blocked():
+            return False
+    except redis.RedisError:
+        pass  # ring anyway: the drain finds out, and says so in its log
+    return doorbell.ring()

@@ -3,7 +3,7 @@
 Web runs as several gunicorn processes and the workers as Celery processes with
 threads, so a counter kept in one process's memory would show whichever process
 Prometheus happened to reach. The workers therefore add to one Redis hash, and
-the endpoint (``mailer.metrics_view``) reads it whole with one HGETALL.
+the endpoint (``mailer.ops.metrics``) reads it whole with one HGETALL.
 
 The hash ``HASH_KEY`` holds plain numbers:
 
@@ -22,8 +22,7 @@ endpoint adds them up.
 Each process adds its observations up in memory and writes them at most once per
 MAILER_METRICS_FLUSH_SECONDS (1 s), as one MULTI/EXEC pipeline, so a scrape never
 sees a count without its bucket: one Redis round trip per second instead of one
-per email (``make bench`` profiled that round trip at ~0.2 ms of worker CPU per
-email). A scrape is thus up to a second behind, and a killed worker loses at most
+per email (docs/performance.md). A scrape is thus up to a second behind, and a killed worker loses at most
 its last second of observations, as a restarted process would. 0 writes at once.
 
 Recording never fails or noticeably delays a send: Redis errors are swallowed.
@@ -172,7 +171,7 @@ def record_limiter_wait(seconds: float) -> None:
 
 
 def limiter_sleep(seconds: float) -> None:
-    """A ``sleep`` for ``limiter.wait_for_slot`` that records the wait.
+    """Sleep ``seconds`` until a send slot (the limiter's), and record the wait.
 
     Recording is made inside the wait and deducted from it, so it never moves the
     send away from its slot (the limiter's spacing relies on that).

@@ -34,6 +34,10 @@ class Outcome:
     detail: str
     # Wait at least this long before the next attempt (e.g. a daily quota).
     min_delay: float = 0.0
+    # The provider's trouble rather than this email's (throttling, 5xx, the network):
+    # every send would fail alike, so the workers pause (sending.breaker) and the
+    # attempt does not count towards the email's MAILER_MAX_ATTEMPTS.
+    provider: bool = False
 
 
 # SES error codes (v1 Query API and v2 REST API) worth another attempt.
@@ -94,14 +98,18 @@ def _classify_client_error(exc: ClientError) -> Outcome:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in SES_TRANSIENT_CODES or status >= 500 or status == 429:
         min_delay = DAILY_QUOTA_DELAY if "daily" in message.lower() else 0.0
-        return Outcome(True, code, message, min_delay)
+        return Outcome(True, code, message, min_delay, provider=True)
     # SES_PERMANENT_CODES and every other 4xx: the request itself is wrong.
     return Outcome(False, code, message)
 
 
+# SMTP replies that speak for the whole server, not for one recipient (RFC 5321 4.2.3).
+SMTP_SERVER_CODES = {421}
+
+
 def _classify_smtp_code(code: int, message: bytes | str) -> Outcome:
     text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
-    return Outcome(400 <= code < 500, f"SMTP {code}", text)
+    return Outcome(400 <= code < 500, f"SMTP {code}", text, provider=code in SMTP_SERVER_CODES)
 
 
 def classify(exc: BaseException) -> Outcome:
@@ -115,7 +123,7 @@ def classify(exc: BaseException) -> Outcome:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _classify_smtp_code(exc.smtp_code, exc.smtp_error)
     if isinstance(exc, NETWORK_ERRORS):
-        return Outcome(True, type(exc).__name__, str(exc))
+        return Outcome(True, type(exc).__name__, str(exc), provider=True)
     if isinstance(exc, NothingSent):
         return Outcome(True, "NothingSent", str(exc))
     return Outcome(False, type(exc).__name__, str(exc))

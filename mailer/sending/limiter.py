@@ -1,19 +1,23 @@
 """The global send-rate and 24-hour quota limiter, shared by every worker through Redis.
 
 SES enforces a maximum send rate (per second) and a rolling 24-hour quota for the
-whole account, so the limit must hold across all worker threads and processes
-together. One Lua script does the bookkeeping atomically, on Redis's clock (so the
-workers' clocks do not matter):
+whole account, so the limit must hold across all worker threads, processes and
+hosts together. One Lua script does the bookkeeping atomically, on Redis's clock
+(so the workers' clocks do not matter):
 
-- Rate: GCRA (generic cell rate algorithm). Sends are spaced ``interval`` apart;
-  a caller reserves the next free slot and sleeps until it. Spacing, rather than a
-  per-second bucket, means that no one-second window ever holds more than the rate,
-  even with network jitter between the reservation and SES receiving the call.
+- Rate: GCRA (generic cell rate algorithm). Sends are spaced ``interval`` apart. A
+  worker reserves a run of consecutive slots for the emails it is about to claim,
+  each thread sleeps until its own, and no slot lies further ahead than the
+  horizon: a batch of bulk email holds back a password reset claimed after it by
+  at most that horizon. Spacing, rather than a per-second bucket, means that no
+  one-second window ever holds more than the rate, even with network jitter
+  between the reservation and SES receiving the call.
 - Quota: a sorted set of the reserved slots of the last 24 h (one member per
-  recipient); when it is full the caller learns when the oldest slot expires.
+  email); when it is full the caller learns when the oldest slot expires.
 
-High-priority email may reserve slots well ahead; bulk email reserves only the very
-next slot, so bulk callers can never queue up ahead of a password-reset email.
+A worker that reserved more slots than it found emails for gives the unused ones
+back (``release``): the rate's clock goes back if nobody reserved after it, and the
+quota forgets them either way.
 """
 
 import time
@@ -28,59 +32,90 @@ from .redis_client import redis_client
 RATE_KEY = "electnepal:mailer:rate:tat"
 QUOTA_KEY = "electnepal:mailer:quota:24h"
 
-# KEYS: rate TAT, quota zset. ARGV: interval, n, cap, window, max_ahead, member prefix.
-# Returns {granted (1/0), wait seconds as a string}.
-_SCRIPT = """
+# KEYS: rate TAT, quota zset. ARGV: interval, n, cap, window, horizon, member prefix.
+# Returns {slots granted, seconds to the first slot (or to come back), the TAT after them, what held it back}.
+_RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval = tonumber(ARGV[1])
-local n = tonumber(ARGV[2])
+local allowed = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
-local max_ahead = tonumber(ARGV[5])
+local horizon = tonumber(ARGV[5])
 if cap > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  local used = redis.call('ZCARD', KEYS[2])
-  if used + n > cap then
-    local freeing = redis.call('ZRANGE', KEYS[2], used + n - cap - 1, used + n - cap - 1, 'WITHSCORES')
-    return {0, tostring(tonumber(freeing[2]) + window - now)}
+  local free = cap - redis.call('ZCARD', KEYS[2])
+  if free <= 0 then
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    return {0, tostring(tonumber(oldest[2]) + window - now), '', 'quota'}
   end
+  if free < allowed then allowed = free end
 end
 local tat = now
+local after = ''
 if interval > 0 then
   tat = tonumber(redis.call('GET', KEYS[1]) or '0')
   if tat < now then tat = now end
-  if tat - now > max_ahead then
-    return {0, tostring(tat - now)}
+  local room = math.floor((now + horizon - tat) / interval) + 1
+  if room <= 0 then
+    return {0, tostring(tat - horizon - now), '', 'rate'}
   end
-  local next_tat = tat + interval * n
-  redis.call('SET', KEYS[1], tostring(next_tat), 'PX', math.ceil((next_tat - now) * 1000) + 1000)
+  if room < allowed then allowed = room end
+  after = tostring(tat + interval * allowed)
+  redis.call('SET', KEYS[1], after, 'PX', math.ceil((tat + interval * allowed - now) * 1000) + 1000)
 end
 if cap > 0 then
-  for i = 1, n do
-    redis.call('ZADD', KEYS[2], tat, ARGV[6] .. ':' .. i)
+  for i = 1, allowed do
+    redis.call('ZADD', KEYS[2], tat + interval * (i - 1), ARGV[6] .. ':' .. i)
   end
   redis.call('EXPIRE', KEYS[2], math.ceil(window) + 60)
 end
-return {1, tostring(tat - now)}
+return {allowed, tostring(tat - now), after, ''}
+"""
+
+# KEYS: rate TAT, quota zset. ARGV: the TAT the grant left, unused slots, interval, member prefix, slots granted.
+_RELEASE = """
+local unused = tonumber(ARGV[2])
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) == ARGV[1] then
+  local back = tonumber(ARGV[1]) - tonumber(ARGV[3]) * unused
+  redis.call('SET', KEYS[1], tostring(back), 'KEEPTTL')
+end
+local granted = tonumber(ARGV[5])
+for i = granted - unused + 1, granted do
+  redis.call('ZREM', KEYS[2], ARGV[4] .. ':' .. i)
+end
+return unused
 """
 
 
 @dataclass(frozen=True)
-class Reservation:
-    """What the limiter granted: send slots, or the time to come back."""
+class Grant:
+    """Send slots from the limiter: ``count`` of them, the first ``wait`` seconds from
+    ``at`` (time.monotonic), then one every ``interval``. ``count`` 0: none now, and
+    ``wait`` says when to ask again."""
 
-    granted: bool
-    # granted: sleep this long, then send. Not granted: the earliest moment worth trying again.
+    count: int
     wait: float
+    interval: float
+    at: float
+    tat_after: str = ""
+    member: str = ""
+    # With no slot: "quota" (the 24 h quota is used up: hours, maybe) or "rate".
+    held_by: str = ""
+
+    def slot(self, index: int) -> float:
+        """The time.monotonic() at which slot ``index`` (0-based) may send."""
+        return self.at + self.wait + index * self.interval
 
 
 @lru_cache(maxsize=4)
-def _script(url: str):
-    return redis_client(url).register_script(_SCRIPT)
+def _scripts(url: str):
+    client = redis_client(url)
+    return client.register_script(_RESERVE), client.register_script(_RELEASE)
 
 
-def _interval() -> float:
+def interval() -> float:
+    """Seconds between two sends: MAILER_MAX_SEND_RATE less MAILER_RATE_HEADROOM; 0 without a rate."""
     rate = settings.MAILER_MAX_SEND_RATE
     if rate <= 0:
         return 0.0
@@ -88,7 +123,7 @@ def _interval() -> float:
     return 1.0 / (rate * (1 - settings.MAILER_RATE_HEADROOM))
 
 
-def _late_tolerance() -> float:
+def late_tolerance() -> float:
     """How late after its slot a thread may still send.
 
     Sends spaced at the headroom's rate fit ``headroom / (1 - headroom)`` seconds of
@@ -100,44 +135,54 @@ def _late_tolerance() -> float:
     return 0.5 * headroom / (1 - headroom)
 
 
-def reserve(n: int = 1, *, max_ahead: float) -> Reservation:
-    """Reserve send slots for ``n`` recipients, at most ``max_ahead`` seconds from now."""
-    granted, wait = _script(settings.REDIS_URL)(
+def reserve(n: int, *, horizon: float | None = None) -> Grant:
+    """Reserve up to ``n`` consecutive send slots, none more than ``horizon`` seconds ahead.
+
+    ``horizon`` defaults to MAILER_CLAIM_HORIZON_SECONDS. The grant may hold fewer
+    slots than asked (the rate, the quota), or none. Raises redis.RedisError when
+    Redis does not answer.
+    """
+    member = uuid.uuid4().hex
+    step = interval()
+    asked = time.monotonic()
+    count, wait, tat_after, held_by = _scripts(settings.REDIS_URL)[0](
         keys=[RATE_KEY, QUOTA_KEY],
         args=[
-            _interval(),
+            step,
             n,
             settings.MAILER_MAX_24H_SEND,
             settings.MAILER_QUOTA_WINDOW_SECONDS,
-            max_ahead,
-            uuid.uuid4().hex,
+            settings.MAILER_CLAIM_HORIZON_SECONDS if horizon is None else horizon,
+            member,
         ],
     )
-    return Reservation(bool(int(granted)), max(0.0, float(wait)))
+    text = [v.decode() if isinstance(v, bytes) else str(v) for v in (tat_after, held_by)]
+    return Grant(int(count), max(0.0, float(wait)), step, asked, text[0], member, text[1])
 
 
-def wait_for_slot(*, high_priority: bool, n: int = 1, sleep=time.sleep) -> float:
-    """Block until this caller may send to ``n`` recipients; return 0.
+def quota_blocked() -> float:
+    """Seconds until the 24 h quota frees a slot; 0 when it has room (or there is no quota).
 
-    If the wait would be longer than MAILER_LIMIT_MAX_SLEEP_SECONDS (the 24 h quota is
-    used up), do not wait: return the number of seconds after which to try again.
+    Read-only: what the keeper asks before ringing for email that could not be sent.
+    Raises redis.RedisError when Redis does not answer.
     """
-    interval = _interval()
-    max_ahead = settings.MAILER_LIMIT_MAX_SLEEP_SECONDS if high_priority else interval
-    tolerance = _late_tolerance()
-    while True:
-        reservation = reserve(n, max_ahead=max_ahead)
-        if reservation.granted:
-            if reservation.wait:
-                due = time.monotonic() + reservation.wait
-                sleep(reservation.wait)
-                if time.monotonic() - due > tolerance:
-                    # Woke too late (a busy CPU, a slow start): sending now would land
-                    # next to the sends of the following slots. Let the slot go.
-                    continue
-            return 0.0
-        if reservation.wait > settings.MAILER_LIMIT_MAX_SLEEP_SECONDS:
-            return reservation.wait
-        # Bulk: come back when the next free slot is one interval away.
-        sleep(max(reservation.wait - interval, interval / 2, 0.001))
+    cap, window = settings.MAILER_MAX_24H_SEND, settings.MAILER_QUOTA_WINDOW_SECONDS
+    if cap <= 0:
+        return 0.0
+    client = redis_client(settings.REDIS_URL)
+    seconds, micros = client.time()  # the limiter scores slots on Redis's clock
+    now = seconds + micros / 1e6
+    if client.zcount(QUOTA_KEY, f"({now - window}", "+inf") < cap:
+        return 0.0
+    oldest = client.zrangebyscore(QUOTA_KEY, f"({now - window}", "+inf", start=0, num=1, withscores=True)
+    return max(0.0, oldest[0][1] + window - now) if oldest else 0.0
 
+
+def release(grant: Grant, unused: int) -> None:
+    """Give back the last ``unused`` slots of ``grant`` (found fewer emails than slots)."""
+    if unused <= 0 or not grant.count:
+        return
+    _scripts(settings.REDIS_URL)[1](
+        keys=[RATE_KEY, QUOTA_KEY],
+        args=[grant.tat_after, min(unused, grant.count), grant.interval, grant.member, grant.count],
+    )

@@ -4,15 +4,16 @@ One backend connection per worker thread, opened once and reused: SMTP pays a
 handshake and a login per connection. After an error the connection is dropped and
 the next send opens a fresh one.
 
-django-ses builds a boto3 session and client per connection: ~90 ms of CPU and
-~9 MB each, measured. boto3 clients are thread-safe (sessions are not), so the SES
-backends of all threads of a process share one client, with its pool of HTTPS
-connections (AWS_SES_MAX_POOL_CONNECTIONS, 32). A send error does not replace it:
+django-ses builds a boto3 session and client per connection, which costs much CPU
+and memory (docs/performance.md). boto3 clients are thread-safe (sessions are not),
+so the SES backends of all threads of a process share one client, with its pool of
+HTTPS connections (AWS_SES_MAX_POOL_CONNECTIONS, 32). A send error does not replace it:
 urllib3 drops a broken connection from the pool by itself, and rebuilding the client
 on every throttling answer would cost the CPU most needed then. A settings change
 (tests, mostly) does.
 """
 
+import os
 import threading
 
 from botocore.exceptions import ClientError
@@ -47,7 +48,8 @@ def _open(conn: BaseEmailBackend, generation: int) -> None:
     if not isinstance(conn, SESBackend):
         conn.open()
         return
-    key = (type(conn), generation)
+    # A forked worker process builds its own: a client's pooled sockets must not be shared.
+    key = (type(conn), generation, os.getpid())
     with _ses_clients_lock:
         client = _ses_clients.get(key)
         if client is None:
@@ -74,8 +76,8 @@ def probe() -> str:
 
     GetAccount (v2) or GetSendQuota (v1), both in the deployment guide's IAM policy.
     Nothing is sent. Its use is the first request itself: botocore's first call on a
-    client costs a few ms more than the next ones (a pooled connection, the signer,
-    the endpoint rules), and a process's first send, paying it, reached SES late
+    client is slower than the next ones (a pooled connection, the signer, the
+    endpoint rules), and a process's first send, paying for it, reached SES late
     enough to crowd the send slots after it. Other backends: "-" (nothing to probe).
     """
     conn = connection()

@@ -1,12 +1,12 @@
 """Work a worker process does once, at start, rather than for its first emails.
 
 Every kind of email is rendered once in every language with its sample context
-(mailer.rendering.samples): templates are parsed into the cached loader, the translation
-catalogues are loaded and css-inline's inliner is built. The process's shared SES
-client is built too (sending.transport: ~90 ms of CPU) and makes one read-only call
-(transport.probe): a process's first send took 6.7 ms against 1.7 ms for the next
-ones, 3.0 ms after the probe. Without this, the first email of each kind in each
-process pays for all of it.
+(mailer.rendering.samples): templates are parsed into the cached loader, the
+translation catalogues are loaded and css-inline's inliner is built. The process's
+shared SES client is built too (sending.transport) and makes one read-only call
+(transport.probe), so that the first send is not also botocore's slow first
+request. Without this, the first email of each kind in each process pays for all of
+it (docs/performance.md).
 """
 
 import logging
@@ -46,7 +46,3 @@ def warm_up() -> int:
     )
     return rendered
 
-
-def on_worker_ready(**kwargs) -> None:
-    """celery.signals.worker_ready: warm the process up before most tasks arrive."""
-    warm_up()

@@ -59,3 +59,15 @@ def test_rows_that_others_point_to_go_through_the_collector():
 
     event.refresh_from_db()
     assert event.email_id is None
+
+
+@pytest.mark.django_db
+def test_djangos_own_delete_still_sends_a_placeholder_per_id():
+    """Why batches.py writes ``= ANY(%s)``: Django's ``pk__in`` builds ``IN (%s, %s, …)``, one per id.
+
+    If Django ever sends the ids as one array, this fails and the workaround can go
+    (docs/performance.md says what it buys).
+    """
+    ids = list(range(1, 101))
+    sql, params = Suppression.objects.filter(pk__in=ids).query.sql_with_params()
+    assert len(params) == 100 and sql.count("%s") == 100 and "ANY(" not in sql

@@ -41,7 +41,9 @@ def worker_env(ses, private_redis):
         "AWS_SES_REGION_ENDPOINT_URL": ses.url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
+        # Short leases, renewed by the worker's keeper: a dead worker's emails go out in seconds.
         "MAILER_LEASE_SECONDS": "3",
+        "MAILER_KEEPER_SECONDS": "0.5",
     }
 
 

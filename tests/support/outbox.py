@@ -19,6 +19,16 @@ def queue(to="sita@example.com", **kwargs) -> Email:
     return email
 
 
+def due_rows(n: int, *, prefix: str = "user") -> list[Email]:
+    """Due rows written without ringing the doorbell: only the Dispatcher a test drains itself takes them."""
+    from django.utils import timezone
+
+    return Email.objects.bulk_create(
+        Email(template=TEMPLATE, to=f"{prefix}{i}@example.com", context=CONTEXT, next_attempt_at=timezone.now())
+        for i in range(n)
+    )
+
+
 def wait_final(email: Email) -> Email:
     return wait_for(
         lambda: Email.objects.filter(pk=email.pk, status__in=Email.FINAL_STATUSES).first(),

@@ -4,12 +4,15 @@ moto cannot inject faults, so its WSGI app is wrapped in FaultInjector, which
 answers the next send requests with a chosen SES error before moto sees them.
 """
 
+import base64
 import collections
 import io
 import json
 import random
+import re
 import threading
 import time
+import urllib.parse
 import urllib.request
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -58,10 +61,30 @@ def _is_send(environ) -> bool:
     return b"Action=SendRawEmail" in body or b"Action=SendEmail" in body
 
 
+_TO = re.compile(rb"^To:[ \t]*(.*?)\r?$", re.MULTILINE | re.IGNORECASE)
+
+
+def _recipient(environ) -> str:
+    """The To header of the message a send request carries (v2 JSON or v1 form), "" if none."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        if environ.get("PATH_INFO", "").endswith("/v2/email/outbound-emails"):
+            raw = json.loads(body)["Content"]["Raw"]["Data"]
+        else:
+            raw = urllib.parse.parse_qs(body.decode())["RawMessage.Data"][0]
+        match = _TO.search(base64.b64decode(raw).split(b"\r\n\r\n", 1)[0])
+    except (KeyError, ValueError, IndexError):
+        return ""
+    return match.group(1).decode().strip() if match else ""
+
+
 class FaultInjector:
     """Answers send requests with queued faults, random faults at set rates, or a delay.
 
-    ``accepted_at`` holds the wall-clock time of every send handed to moto.
+    ``accepted_at`` holds the wall-clock time of every send handed to moto, and
+    ``accepted`` (time, recipient) for each.
     """
 
     def __init__(self, app):
@@ -88,6 +111,7 @@ class FaultInjector:
             self.send_requests = 0
             self.faults_answered = collections.Counter()
             self.accepted_at: list[float] = []
+            self.accepted: list[tuple[float, str]] = []
             self._answers: dict[tuple[str, str], tuple[int, list, bytes]] = {}
 
     def answer(self, method: str, path: str, status: int, body: dict, error_type: str = "") -> None:
@@ -120,6 +144,7 @@ class FaultInjector:
             return [body]
         if _is_send(environ):
             arrived = time.time()
+            to = _recipient(environ)
             with self._lock:
                 self.send_requests += 1
                 fault = self._pick()
@@ -133,6 +158,7 @@ class FaultInjector:
                 return [body]
             with self._lock:
                 self.accepted_at.append(arrived)
+                self.accepted.append((arrived, to))
         return self.app(environ, start_response)
 
 

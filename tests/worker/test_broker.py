@@ -70,3 +70,22 @@ def test_threads_share_the_client_and_a_new_pool_gets_a_new_one():
             assert client is not first
             assert client.connection_pool is channel.pool
             assert client.ping()
+
+
+def test_stock_kombu_still_builds_a_redis_client_per_command_and_redis_py_still_copies_callbacks():
+    """What worker/broker.py works around; when either stops being true, this fails and it can go.
+
+    kombu's own channel makes a new ``redis.Redis`` in every ``conn_or_acquire`` (each
+    publish, each late-ack bookkeeping step), and redis-py gives every new client its
+    own copy of the response callbacks (redis/redis-py#3624): docs/performance.md.
+    """
+    with Connection(app.conf.broker_url, transport="kombu.transport.redis:Transport") as conn:
+        channel = conn.default_channel
+        assert type(channel) is kombu_redis.Channel
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is not second
+            assert first.connection_pool is second.connection_pool
+    pool = redis_py.ConnectionPool()
+    one, two = redis_py.Redis(connection_pool=pool), redis_py.Redis(connection_pool=pool)
+    assert one.response_callbacks is not two.response_callbacks
+    assert len(one.response_callbacks) > 100

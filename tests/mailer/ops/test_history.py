@@ -26,7 +26,7 @@ def test_change_page_shows_the_history_of_a_retried_bounced_row(staff_client):
     now = timezone.now()
     email = make_row(
         status=Status.SENT, attempts=2, message_id="0100-ses-id-42", delivery_status="bounced",
-        sent_at=now - timedelta(minutes=5), published_at=now - timedelta(minutes=9),
+        sent_at=now - timedelta(minutes=5),
         errors=[{"attempt": 1, "at": (now - timedelta(minutes=8)).isoformat(),
                  "error": "TooManyRequestsException: Maximum sending rate exceeded.", "transient": True}],
     )
@@ -43,7 +43,7 @@ def test_change_page_shows_the_history_of_a_retried_bounced_row(staff_client):
              "0100-ses-id-42", "SES bounce (Permanent)", "kamala@example.com"]
     positions = [history.index(step) for step in steps]
     assert positions == sorted(positions)
-    assert "Timestamps" in html and "Published at" in html and "bounced" in html
+    assert "Timestamps" in html and "Claimed by" in html and "bounced" in html
     assert "secret_context" not in html
 
 

@@ -1,21 +1,24 @@
-"""Delivery of one row (mailer.outbox.delivery): sent once, retried when transient, failed when not.
+"""Delivery (mailer.outbox.delivery): due email claimed in batches, sent once, retried when transient.
 
-End to end where a test takes ``e2e``: enqueue → commit → Redis → worker →
-django-ses/SMTP → sink. Fault tests print their figures (sent, lost, duplicated,
+End to end where a test takes ``e2e``: enqueue → commit → doorbell → worker → claim
+→ django-ses/SMTP → sink. Fault tests print their figures (sent, lost, duplicated,
 failed): run with ``-s`` to see them.
 """
 
 import threading
+import time
 
 import pytest
-from django.db import transaction
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mailer import api as mail
 from mailer.models import Email, Suppression
-from mailer.outbox import delivery, publish
-from mailer.outbox.delivery import backoff_delay
-from tests.support.outbox import CONTEXT, TEMPLATE, all_final, delivery_report, queue, queue_many, wait_final
+from mailer.outbox import state
+from mailer.outbox.delivery import Dispatcher, backoff_delay
+from mailer.sending import breaker
+from tests.support.outbox import CONTEXT, TEMPLATE, all_final, delivery_report, due_rows, queue, queue_many, wait_final
+from tests.support.waits import wait_for
 
 
 def sent_to(messages, address):
@@ -38,40 +41,62 @@ def test_committed_email_is_sent_through_ses(e2e, ses):
     assert "https://electnepal.test/auth/login/" in message.get_body(("html",)).get_content()
 
 
-def test_a_message_delivered_several_times_sends_once(e2e, ses):
-    with transaction.atomic():
-        (email,) = mail.enqueue(template=TEMPLATE, to="twice@example.com", context=CONTEXT)
-        # The broker may deliver a message again (visibility timeout, worker lost):
-        # simulate three duplicates racing the original.
-        transaction.on_commit(lambda: publish.publish([email.pk] * 3, priority="bulk"))
-    done = wait_final(email)
-    publish.publish([email.pk], priority="bulk")  # and one more after it was sent
-    wait_final(queue(to="marker@example.com"))
-    assert done.status == Email.Status.SENT
-    assert len(sent_to(ses.sent(), "twice@example.com")) == 1
-    assert Email.objects.get(pk=email.pk).attempts == 1
-
-
-def test_concurrent_deliveries_of_one_row_send_once(transactional_db, ses):
-    # A row written without publishing, so that only these four threads race for it.
-    email = Email.objects.create(template=TEMPLATE, to="race@example.com", context=CONTEXT, next_attempt_at=timezone.now())
-    results = []
+def test_workers_draining_at_once_send_each_email_once(transactional_db, ses):
+    """Four worker processes (Dispatchers) answering doorbells at the same moment."""
+    due_rows(60, prefix="race")
+    tallies = []
     barrier = threading.Barrier(4)
 
-    def deliver():
+    def drain():
         barrier.wait()
-        results.append(delivery.email_deliver(email_id=email.pk))
+        tallies.append(Dispatcher().drain(budget=10))
+        connections.close_all()
 
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    threads = [threading.Thread(target=drain) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert sorted(results, key=str) == [None, None, None, Email.Status.SENT]
-    assert len(ses.sent()) == 1
+        t.join(60)
+    report = delivery_report(ses, 60)
+    assert report["lost"] == 0 and report["duplicated"] == 0
+    assert sum(t.get("sent", 0) for t in tallies) == 60
+    assert set(Email.objects.values_list("status", "attempts", "claimed_by")) == {("sent", 1, "")}
 
 
-# --- Errors: permanent, transient -----------------------------------------------------
+def test_a_drain_claims_and_records_in_batches(transactional_db, ses, settings, monkeypatch):
+    settings.MAILER_SEND_THREADS = 8
+    # A full claim invites another worker (the suite's own would answer): this drain alone, here.
+    monkeypatch.setattr("mailer.outbox.delivery.doorbell.ring", lambda **kwargs: False)
+    due_rows(64)
+    with CaptureQueriesContext(connection) as queries:
+        tally = Dispatcher().drain(budget=20)
+    assert tally["sent"] == 64 and tally["claimed"] == 64
+    statements = [q["sql"] for q in queries]
+    claims = [sql for sql in statements if "SKIP LOCKED" in sql]
+    records = [sql for sql in statements if sql.startswith("UPDATE") and "unnest" in sql]
+    print(f"\n64 emails, 8 threads: {len(claims)} claims, {len(records)} send records")
+    # Threads are handed emails as they come free, a few at a time, and sends are
+    # recorded as they come back: fewer statements than emails, where each email
+    # took a claim and a record of its own.
+    assert len(claims) <= 32 and len(records) < 64
+    writes = [sql for sql in statements if sql.startswith(("UPDATE", "WITH", "INSERT", "DELETE"))]
+    assert len(writes) == len(claims) + len(records)  # nothing else is written per email
+
+
+def test_a_worker_that_cannot_trust_its_lease_claims_nothing_and_sends_nothing(transactional_db, ses, monkeypatch):
+    (email,) = due_rows(1)
+    dispatcher = Dispatcher()
+    # Its keeper runs but lost the database: the last renewal is long past.
+    monkeypatch.setattr(dispatcher, "_keeper", object())
+    dispatcher._lease_until = time.monotonic() - 1
+    assert dispatcher.drain(budget=2) == {"lease_unsure": 1}
+    email.refresh_from_db()
+    assert (email.status, email.attempts, email.claimed_by) == (Email.Status.QUEUED, 0, "")
+    # A sender whose claim's lease ran out before its send gives the email back unsent.
+    (claimed,) = state.claim_due(limit=1, owner=dispatcher.owner)
+    attempt = dispatcher._attempt(claimed, time.monotonic(), claimed_at=time.monotonic() - 3600)
+    assert attempt.given_back == "lease not renewed" and attempt.message_id == ""
+    assert ses.faults.send_requests == 0
 
 
 def test_permanent_error_fails_at_once(e2e, ses, settings):
@@ -106,13 +131,36 @@ def test_ses_v1_throttling_is_retried(e2e, ses, settings):
     assert (done.status, done.attempts) == (Email.Status.SENT, 3)
 
 
-def test_transient_errors_stop_after_max_attempts(e2e, ses, settings):
+def test_an_emails_own_transient_errors_stop_after_max_attempts(e2e, smtp, settings):
     settings.MAILER_MAX_ATTEMPTS = 3
-    ses.faults.inject("throttling-v2", times=5)
+    for _ in range(5):
+        smtp.refuse_next("452 4.2.2 Mailbox full")
     done = wait_final(queue())
     assert (done.status, done.attempts) == (Email.Status.FAILED, 3)
-    assert "TooManyRequestsException" in done.last_error
-    assert ses.sent() == []
+    assert done.last_error.startswith("SMTP 452")
+
+
+def test_provider_errors_do_not_use_up_an_emails_attempts(e2e, ses, settings):
+    """SES throttling or down is nobody's email's fault: the workers pause, the email waits."""
+    settings.MAILER_MAX_ATTEMPTS = 3
+    ses.faults.inject("throttling-v2", times=6)
+    done = wait_final(queue())
+    assert (done.status, done.attempts) == (Email.Status.SENT, 7)
+    assert [e["provider"] for e in done.errors] == [True] * 6 and state.own_failures(done) == 0
+
+
+def test_provider_errors_in_a_row_pause_every_worker(e2e, ses, settings):
+    settings.MAILER_PAUSE_AFTER_ERRORS = 3
+    settings.MAILER_PAUSE_BASE_SECONDS = 1.0
+    ses.faults.inject("unavailable", times=3)
+    queue_many(1, prefix="first")
+    wait_for(lambda: breaker.paused()[0] > 0, message="the breaker to open")
+    requests = ses.faults.send_requests
+    queue_many(5, prefix="during")
+    time.sleep(0.3)
+    assert breaker.paused()[0] > 0 and ses.faults.send_requests == requests  # nothing is claimed while paused
+    all_final(timeout=30)  # the doorbell the drain left for the end of the pause
+    assert Email.objects.filter(status="sent").count() == 6
 
 
 def test_smtp_4xx_is_retried_and_5xx_fails(e2e, smtp):

@@ -29,3 +29,28 @@ def test_the_outbox_refuses_an_address_with_a_line_break(db, address):
     with pytest.raises(ValidationError):
         mail.enqueue(template="accounts/email/welcome", to=address, context={})
     assert not Email.objects.exists()
+
+
+def test_the_prepared_insert_writes_what_the_orm_writes(db):
+    """enqueue's INSERT is built once, from the model: a row it writes reads back like one bulk_create writes.
+
+    If a field is added that the prepared statement does not know how to fill, this fails.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailer.models import Email
+    from mailer.outbox.enqueue import _insert
+
+    now = timezone.now()
+    fields = {"template": "accounts/email/welcome", "to": "sita@example.com", "language": "ne", "priority": "high",
+              "context": {"first_name": "सीता", "n": [1, 2]}, "secret_context": "cipher", "next_attempt_at": now,
+              "expires_at": now + timedelta(hours=72)}
+    ours = Email(**fields)
+    _insert([ours])
+    (theirs,) = Email.objects.bulk_create([Email(**fields)])
+    a, b = Email.objects.filter(pk=ours.pk).values().get(), Email.objects.filter(pk=theirs.pk).values().get()
+    for key in ("id", "created_at", "updated_at"):
+        a.pop(key), b.pop(key)
+    assert a == b and ours._state.adding is False

@@ -4,10 +4,8 @@ Through SMTP and SES; one backend connection per thread and one boto3 client per
 process; the SES configuration set's header.
 """
 
-from django.utils import timezone
-
 from mailer.models import Email
-from mailer.outbox import delivery
+from mailer.outbox.message import build_message
 from tests.support.outbox import CONTEXT, TEMPLATE, queue, wait_final
 
 
@@ -20,42 +18,34 @@ def test_email_through_smtp(e2e, smtp):
     assert message["Message-ID"] == done.message_id
 
 
-def test_one_connection_per_thread_and_one_boto3_client_per_process(transactional_db, ses, settings):
+def test_one_connection_per_thread_and_one_boto3_client_per_process(ses, settings):
     from concurrent.futures import ThreadPoolExecutor
 
     from botocore.config import Config
 
     from mailer.sending import transport
 
-    emails = [
-        Email.objects.create(template=TEMPLATE, to=f"reuse{i}@example.com", context=CONTEXT, next_attempt_at=timezone.now())
-        for i in range(6)
-    ]
+    emails = [Email(pk=i, template=TEMPLATE, to=f"reuse{i}@example.com", context=CONTEXT) for i in range(6)]
     connections, clients = [], []
     for email in emails[:3]:
-        assert delivery.email_deliver(email_id=email.pk) == Email.Status.SENT
+        assert transport.send(build_message(email))  # SES's message id
         connections.append(transport.connection())
         clients.append(transport.connection().connection)  # django-ses's boto3 client
     assert connections[0] is connections[1] is connections[2]
     assert clients[0] is clients[1] is clients[2]
 
-    def deliver_in_a_thread(email):
-        try:
-            return delivery.email_deliver(email_id=email.pk), transport.connection(), transport.connection().connection
-        finally:
-            from django.db import connection
-
-            connection.close()
+    def send_in_a_thread(email):
+        return transport.send(build_message(email)), transport.connection(), transport.connection().connection
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(deliver_in_a_thread, emails[3:5]))
-    assert [status for status, _, _ in results] == [Email.Status.SENT] * 2
+        results = list(pool.map(send_in_a_thread, emails[3:5]))
+    assert all(message_id for message_id, _, _ in results)
     # Each thread its own backend object, every thread the process's one boto3 client.
     assert all(conn is not connections[0] for _, conn, _ in results)
     assert all(client is clients[0] for _, _, client in results)
 
     settings.AWS_SES_CONFIG = settings.AWS_SES_CONFIG.merge(Config(read_timeout=14))  # a change: a new client
-    assert delivery.email_deliver(email_id=emails[5].pk) == Email.Status.SENT
+    assert transport.send(build_message(emails[5]))
     assert transport.connection().connection is not clients[0]
     assert len(ses.sent()) == 6
 
@@ -71,3 +61,16 @@ def test_configuration_set_header_reaches_ses(e2e, ses, settings):
     assert wait_final(queue()).status == Email.Status.SENT
     (message,) = ses.sent()
     assert message["X-SES-CONFIGURATION-SET"] == "electnepal-events"
+
+
+def test_django_ses_still_builds_a_client_per_connection(settings, ses):
+    """What the process-wide client works around: django-ses's ``open()`` makes a session and a client each time.
+
+    If django-ses ever shares them, this fails and transport._open can go (docs/performance.md).
+    """
+    from django_ses import SESBackend
+
+    first, second = SESBackend(), SESBackend()
+    first.open()
+    second.open()
+    assert first.connection is not second.connection

@@ -1,0 +1,109 @@
+"""The doorbell: one broker message that tells the workers "there is email to send".
+
+The message carries nothing: whichever worker answers claims every due row it can
+send (mailer.outbox.dispatch), so a message lost by the broker, or two where one
+would do, changes nothing but the timing. What it saves is per-email work: the web
+request publishes at most one message (and usually none), and a burst of emails
+costs the broker a few messages, not one per email.
+
+Rings are coalesced through a Redis key that says "a doorbell is on its way"
+(``PENDING_KEY``, SET NX): ``ring`` publishes only when it sets the key, and a
+worker deletes it when it answers, *before* it claims, so an email committed after
+that claim began rings again. The key expires after MAILER_DOORBELL_TTL_SECONDS,
+in case the message it stood for was lost.
+
+``DRAINING_KEY`` lists the workers sending right now (a sorted set: each worker
+refreshes its own entry every second, removes it when its drain ends, and a dead
+worker's entry lapses within seconds); the keeper (mailer.outbox.delivery) rings
+only when due email waits and nobody is sending, so recovery adds no messages
+while the outbox drains.
+
+The task is published by name (``DOORBELL_TASK``), so the outbox never imports the
+tasks module that answers it.
+"""
+
+import logging
+
+import redis
+from celery import current_app
+from django.conf import settings
+
+from ..sending.redis_client import redis_client
+
+logger = logging.getLogger("mailer.publish")
+
+# The name mailer.tasks registers the doorbell under.
+DOORBELL_TASK = "mailer.deliver"
+PENDING_KEY = "electnepal:mailer:doorbell"
+DRAINING_KEY = "electnepal:mailer:draining"
+
+
+def _client():
+    return redis_client(settings.REDIS_URL, 2.0)
+
+
+def ring(*, after: float = 0.0) -> bool:
+    """Publish a doorbell unless one is on its way already; True if this call published one.
+
+    ``after``: the doorbell rings that many seconds from now (a Celery countdown,
+    short: the end of a pause), and stands for every email due meanwhile. Never
+    raises: with the broker down the rows wait in the outbox, and the keeper of any
+    running worker (or the beat sweeper) rings once it answers.
+    """
+    ttl = max(settings.MAILER_DOORBELL_TTL_SECONDS, after + settings.MAILER_DOORBELL_TTL_SECONDS)
+    try:
+        if not _client().set(PENDING_KEY, "1", nx=True, px=int(ttl * 1000)):
+            return False
+        current_app.send_task(DOORBELL_TASK, queue=settings.MAILER_QUEUE, countdown=after or None)
+    except Exception as exc:  # redis, kombu: the rows stay due, the keeper rings later
+        logger.warning("doorbell not rung, the outbox keeps the email until a worker looks: %s", exc)
+        _forget_pending()
+        return False
+    return True
+
+
+def _forget_pending() -> None:
+    try:
+        _client().delete(PENDING_KEY)
+    except redis.RedisError:
+        pass
+
+
+def answered() -> None:
+    """A worker took a doorbell: the next email must ring again (called before claiming)."""
+    _forget_pending()
+
+
+# On Redis's clock, so that the workers' clocks do not matter. KEYS: the set.
+# ARGV: worker, seconds (0: remove), or none to count the live entries.
+_DRAINING = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+if ARGV[1] then
+  if tonumber(ARGV[2]) > 0 then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+    redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 60)
+  else
+    redis.call('ZREM', KEYS[1], ARGV[1])
+  end
+  return 0
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
+def draining(worker: str, seconds: float) -> None:
+    """``worker`` is sending and says so for ``seconds`` (0: it has stopped)."""
+    try:
+        _client().eval(_DRAINING, 1, DRAINING_KEY, worker, seconds)
+    except redis.RedisError:
+        pass
+
+
+def anyone_draining() -> bool:
+    """Whether some worker is sending right now (False without Redis)."""
+    try:
+        return bool(_client().eval(_DRAINING, 1, DRAINING_KEY))
+    except redis.RedisError:
+        return False

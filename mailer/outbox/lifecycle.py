@@ -1,0 +1,31 @@
+"""A worker process's start and stop, as Celery signals them.
+
+The process that runs the tasks warms up (templates, the SES client) and starts
+its keeper before the first doorbell: with the prefork pool (the default) that is
+each child, told by ``worker_process_init``; with the threads pool, the worker
+itself, told by ``worker_ready``. On ``worker_shutting_down`` (a deploy's SIGTERM)
+a drain under way stops claiming and sees its sends through; with prefork the
+children finish their drain (MAILER_DRAIN_SECONDS at most) before they exit.
+"""
+
+from ..sending.warmup import warm_up
+from .delivery import dispatcher, stop_dispatcher
+
+
+def process_started(**kwargs) -> None:
+    """celery.signals.worker_process_init: a process that will run tasks."""
+    warm_up()
+    dispatcher().start_keeper()
+
+
+def worker_ready(sender=None, **kwargs) -> None:
+    """celery.signals.worker_ready: the worker itself runs the tasks unless its pool forks."""
+    from celery.concurrency.prefork import TaskPool as PreforkPool
+
+    if not isinstance(getattr(sender, "pool", None), PreforkPool):
+        process_started()
+
+
+def shutting_down(**kwargs) -> None:
+    """celery.signals.worker_shutting_down: claim nothing more."""
+    stop_dispatcher()

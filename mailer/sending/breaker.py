@@ -1,0 +1,88 @@
+"""Pausing every worker while the provider itself fails, rather than spending each email's attempts.
+
+When SES answers 503, throttles, or cannot be reached, the fault is the provider's,
+not the email's: retrying each email on its own backoff would spend its attempts
+(and fail it for good) during an outage that has nothing to do with it, and keep
+hammering SES meanwhile. So after MAILER_PAUSE_AFTER_ERRORS such errors in a row,
+with no send succeeding in between, every worker stops claiming emails for a
+while: MAILER_PAUSE_BASE_SECONDS, doubling at each pause that follows another,
+capped by MAILER_PAUSE_CAP_SECONDS. The first send after a pause is the probe: a
+success resets the doubling, a failure pauses again at once. Errors of sends that
+were in flight when the pause began do not count.
+
+State lives in Redis, shared by every process, under the limiter's prefix:
+``pause`` (exists while paused; its value says why), ``errors`` (the run of
+provider errors) and ``level`` (how many pauses in a row). When Redis does not
+answer, nobody can claim anyway (the limiter lives there too): the breaker then
+says "not paused" and lets the limiter's error speak.
+"""
+
+import redis
+from django.conf import settings
+
+from .redis_client import redis_client
+
+PAUSE_KEY = "electnepal:mailer:pause"
+ERRORS_KEY = "electnepal:mailer:pause:errors"
+LEVEL_KEY = "electnepal:mailer:pause:level"
+
+# KEYS: errors, level, pause. ARGV: threshold, base, cap, reason, forget after (s).
+# Returns the pause in seconds that this error started, or 0. While paused nothing
+# counts; after a pause (level > 0, no success since) the first error pauses again.
+_FAILURE = """
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return '0'
+end
+local run = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+local level = tonumber(redis.call('GET', KEYS[2]) or '0')
+if level == 0 and run < tonumber(ARGV[1]) then
+  return '0'
+end
+level = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
+local pause = math.min(tonumber(ARGV[3]), tonumber(ARGV[2]) * 2 ^ (level - 1))
+redis.call('SET', KEYS[3], ARGV[4], 'PX', math.ceil(pause * 1000))
+redis.call('DEL', KEYS[1])
+return tostring(pause)
+"""
+
+
+def _client():
+    return redis_client(settings.REDIS_URL, 2.0)
+
+
+def paused() -> tuple[float, str]:
+    """(seconds left, why) while workers must not claim; (0, "") otherwise or without Redis."""
+    try:
+        pipe = _client().pipeline(transaction=False)
+        pipe.pttl(PAUSE_KEY)
+        pipe.get(PAUSE_KEY)
+        left, reason = pipe.execute()
+    except redis.RedisError:
+        return 0.0, ""
+    if left is None or left < 0 or reason is None:
+        return 0.0, ""
+    return left / 1000, reason.decode(errors="replace")
+
+
+def provider_failed(reason: str) -> float:
+    """Count a provider-wide error (``reason`` names it); return the pause it started, or 0."""
+    cap = settings.MAILER_PAUSE_CAP_SECONDS
+    try:
+        started = _client().eval(
+            _FAILURE, 3, ERRORS_KEY, LEVEL_KEY, PAUSE_KEY,
+            settings.MAILER_PAUSE_AFTER_ERRORS, settings.MAILER_PAUSE_BASE_SECONDS, cap, reason[:500],
+            int(4 * cap + 60),
+        )
+    except redis.RedisError:
+        return 0.0
+    return float(started)
+
+
+def provider_ok() -> None:
+    """A send went through after provider errors: the run of errors and the doubling start again."""
+    try:
+        _client().delete(ERRORS_KEY, LEVEL_KEY)
+    except redis.RedisError:
+        pass
