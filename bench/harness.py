@@ -1,15 +1,19 @@
 """What every pipeline scenario stands on: the processes the bench starts, and the tools to measure them.
 
 Processes (each in its own session, all stopped on exit), the fake SES's client
-(``SES``), the benchmark database and the outbox reset, Redis, Celery workers,
-CPU accounting, ``enqueue_one``, warm-up, open-loop pacing and percentiles; and
+(``SES``), the benchmark database and the outbox reset, Redis, Celery workers
+(docker-compose.yml's worker command, one worker per configuration of prefork
+processes × sender threads), CPU accounting, ``enqueue_one``, warm-up, open-loop
+pacing and percentiles; and
 ``django_env``/``create_database``, which bench.cleanup and bench.enumeration share.
 Django and the project are imported inside the functions: ``setup_environment``
 sets the environment they read, so nothing here may load them at import time.
 """
 
+import functools
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -54,7 +58,10 @@ ENV = django_env(
 )
 CONTEXT = {"first_name": "Sita", "username": "sita", "login_url": "https://electnepal.test/auth/login/"}
 PASSWORD = "kathmandu-valley-2082"
-POOL = "threads"  # the Celery worker pool; setup_environment sets it from --pool
+
+# A worker configuration: (prefork processes, sender threads per process); None keeps what ships.
+Config = tuple[int | None, int | None]
+SHIPPED: Config = (None, None)
 
 
 # --- processes ------------------------------------------------------------------
@@ -148,17 +155,14 @@ class Bench:
     ses: SES
     quick: bool
     n: int  # --emails: per enqueue, floor, throughput, tuning, profile and priority run
-    concurrency: int  # threads per worker process (--concurrency)
-    best: tuple[int, int]  # --workers: processes × threads for throughput, latency and priority
-    tune: list[tuple[int, int]]
+    workers: list[Config]  # --workers: throughput; the first also latency, priority and the profile
+    tune: list[Config]
     headroom: list[float]
     cleanup_rows: int
 
 
-def setup_environment(ses_port: int, pool: str) -> None:
+def setup_environment(ses_port: int) -> None:
     """Signals stop the bench cleanly, the logs start empty, and this process and its children see ENV."""
-    global POOL
-    POOL = pool
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -209,32 +213,74 @@ def reset_outbox() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def start_workers(count: int, concurrency: int, env: dict | None = None, tag: str = "") -> list:
-    return [
-        PROCS.start(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", f"--pool={POOL}",
-             f"--concurrency={concurrency}", "--loglevel=WARNING", "--without-mingle", "--without-gossip",
-             "--without-heartbeat", "-n", f"bench{tag}{i}@%h"],
-            env={**ENV, **(env or {})}, log=f"worker{tag}{i}.log",
-        )
-        for i in range(count)
-    ]
+@functools.cache
+def worker_command() -> tuple[str, ...]:
+    """The worker's command as it ships: docker-compose.yml, ``services.worker.command`` (a string or a list)."""
+    import yaml
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["worker"]["command"]
+    argv = tuple(shlex.split(command) if isinstance(command, str) else map(str, command))
+    if not argv or argv[0] != "celery":
+        raise SystemExit(f"docker-compose.yml: the worker's command does not start with celery: {argv}")
+    return argv
 
 
-def stop_workers(workers: list) -> None:
-    for worker in workers:
-        PROCS.stop(worker)
+def resolved(config: Config) -> tuple[int, int]:
+    """(prefork processes, sender threads) that ``config`` runs, None filled in with what ships.
+
+    Processes: the shipped command's --concurrency/-c, else Celery's default, one per
+    core. Threads: MAILER_SEND_THREADS as the workers' settings read it.
+    """
+    from django.conf import settings
+
+    processes, threads = config
+    if processes is None:
+        argv = worker_command()
+        processes = os.cpu_count() or 1
+        for i, arg in enumerate(argv):
+            if arg.startswith("--concurrency="):
+                processes = int(arg.partition("=")[2])
+            elif arg in ("--concurrency", "-c") and i + 1 < len(argv):
+                processes = int(argv[i + 1])
+    return processes, settings.MAILER_SEND_THREADS if threads is None else threads
 
 
-def cpu_seconds(workers: list) -> float:
+WORKER = "worker: processes × sender threads"  # the column that label() fills
+
+
+def label(config: Config) -> str:
+    """A row's name: ``as shipped (2 × 16)``, or ``2 × 32``."""
+    processes, threads = resolved(config)
+    return f"as shipped ({processes} × {threads})" if config == SHIPPED else f"{processes} × {threads}"
+
+
+def start_worker(config: Config, env: dict | None = None, tag: str = "") -> subprocess.Popen:
+    """One Celery worker, started with exactly the shipped command (its prefork children are the processes).
+
+    Added: ``-n bench<tag>@%h``; ``--concurrency=<processes>`` and
+    MAILER_SEND_THREADS=<threads> where ``config`` sets them.
+    """
+    processes, threads = config
+    argv = [sys.executable, "-m", *worker_command(), "-n", f"bench{tag}@%h"]
+    if processes is not None:
+        argv.append(f"--concurrency={processes}")
+    sender_threads = {} if threads is None else {"MAILER_SEND_THREADS": str(threads)}
+    return PROCS.start(argv, env={**ENV, **sender_threads, **(env or {})}, log=f"worker{tag}.log")
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    PROCS.stop(worker)
+
+
+def cpu_seconds(worker: subprocess.Popen) -> float:
+    """CPU seconds used so far by the worker and its prefork children."""
     import psutil
 
     total = 0.0
-    for worker in workers:
-        process = psutil.Process(worker.pid)
-        for p in [process, *process.children(recursive=True)]:
-            times = p.cpu_times()
-            total += times.user + times.system
+    process = psutil.Process(worker.pid)
+    for p in [process, *process.children(recursive=True)]:
+        times = p.cpu_times()
+        total += times.user + times.system
     return total
 
 
@@ -259,9 +305,14 @@ def enqueue_one(to: str) -> None:
         api.enqueue(template="accounts/email/welcome", to=to, context=CONTEXT)
 
 
-def warm_up(ses: SES, workers: list, concurrency: int) -> None:
-    """Bring every worker thread up to speed (imports, template cache, SES connection)."""
-    n = 2 * concurrency * len(workers)
+def warm_up(ses: SES, config: Config) -> None:
+    """Bring the sender threads up to speed (thread pool, SES connections): 2 × processes × threads emails.
+
+    The worker's processes warm themselves up at start (templates, the SES client,
+    worker_process_init); this is about the threads and their connections.
+    """
+    processes, threads = resolved(config)
+    n = 2 * processes * threads
     ses.configure(latency_ms=200)  # overlapping sends spread the warm-up over the threads
     for i in range(n):
         enqueue_one(f"warm{i}@example.com")

@@ -1,6 +1,6 @@
-"""Limiter: MAILER_MAX_SEND_RATE=50 across 4 worker processes against a fake SES that throttles above 50/s.
+"""Limiter: MAILER_MAX_SEND_RATE=50, one worker of 4 processes × 8 threads, against a fake SES throttling above 50/s.
 
-Cold (emails queued, then the workers start) and warm (workers warmed up, then the
+Cold (emails queued, then the worker starts) and warm (worker warmed up, then the
 emails queued), for each --headroom: achieved rate, the busiest sliding second,
 emails accepted in the first 10 s, the gaps between sends and the throttled
 answers (target 0).
@@ -8,32 +8,32 @@ answers (target 0).
 
 from collections.abc import Iterator
 
-from bench.harness import SES, Bench, enqueue_one, percentile, reset_outbox, start_workers, stop_workers, warm_up
+from bench.harness import (SES, WORKER, Bench, Config, enqueue_one, label, percentile, reset_outbox, start_worker,
+                           stop_worker, warm_up)
 from bench.report import Section, md
 
 
-def limiter(ses: SES, rate: float, seconds: float, workers_count: int, concurrency: int, latency_ms: float,
-            warm: bool = False, headroom: float = 0.015) -> dict:
-    """Cold: the emails are queued first and the workers start on them (start-up CPU included).
-    Warm: the workers are started and warmed up first, then the emails are queued."""
+def limiter(ses: SES, rate: float, seconds: float, config: Config, latency_ms: float, warm: bool = False,
+            headroom: float = 0.015) -> dict:
+    """Cold: the emails are queued first and the worker starts on them (start-up CPU included).
+    Warm: the worker is started and warmed up first, then the emails are queued."""
     reset_outbox()
     n = int(rate * seconds)
     if not warm:
         for i in range(n):
             enqueue_one(f"lim{i}@example.com")
         ses.configure(latency_ms=latency_ms, rate=rate)
-    workers = start_workers(workers_count, concurrency, env={"MAILER_MAX_SEND_RATE": str(rate),
-                                                             "MAILER_RATE_HEADROOM": str(headroom)},
-                            tag="r")
+    worker = start_worker(config, env={"MAILER_MAX_SEND_RATE": str(rate), "MAILER_RATE_HEADROOM": str(headroom)},
+                          tag="r")
     try:
         if warm:
-            warm_up(ses, workers, concurrency)
+            warm_up(ses, config)
             ses.configure(latency_ms=latency_ms, rate=rate)
             for i in range(n):
                 enqueue_one(f"lim{i}@example.com")
         stats = ses.wait_accepted(n, timeout=seconds * 4 + 60)
     finally:
-        stop_workers(workers)
+        stop_worker(worker)
     arrivals = sorted(arrived for arrived, _, _ in ses.log())
     busiest, j = 0, 0
     for i, t in enumerate(arrivals):  # sends in the sliding second ending at each arrival
@@ -47,7 +47,7 @@ def limiter(ses: SES, rate: float, seconds: float, workers_count: int, concurren
     gaps = sorted((b - a) * 1000 for a, b in zip(arrivals, arrivals[1:]))
     # Before the first throttled call's retry: the sends the limiter spaced, without backoff tails.
     first_pass = arrivals[: n - throttled]
-    return {"n": n, "rate": rate, "workers": workers_count, "concurrency": concurrency, "latency_ms": latency_ms,
+    return {"n": n, "rate": rate, "label": label(config), "latency_ms": latency_ms,
             "achieved": (n - 1) / (arrivals[-1] - arrivals[0]),
             "steady": (len(first_pass) - 1) / (first_pass[-1] - first_pass[0]), "busiest": busiest,
             "first_10s": first_10s,
@@ -58,7 +58,7 @@ def limiter(ses: SES, rate: float, seconds: float, workers_count: int, concurren
 
 MEASURES = [
     ("emails", lambda r: r["n"]),
-    ("worker processes × threads", lambda r: f"{r['workers']} × {r['concurrency']}"),
+    (WORKER, lambda r: r["label"]),
     ("SES latency", lambda r: f"{r['latency_ms']:.0f} ms"),
     ("achieved rate, first → last accepted send (retries included)", lambda r: f"{r['achieved']:.1f} /s"),
     ("achieved rate of the first pass (the n − throttled first sends)", lambda r: f"{r['steady']:.1f} /s"),
@@ -76,10 +76,10 @@ MEASURES = [
 
 
 def run(bench: Bench) -> Iterator[Section]:
-    runs = [limiter(bench.ses, 50, 4 if bench.quick else 10, 4, 8, 50, warm=warm, headroom=headroom)
+    runs = [limiter(bench.ses, 50, 4 if bench.quick else 10, (4, 8), 50, warm=warm, headroom=headroom)
             for headroom in bench.headroom for warm in (False, True)]
     yield Section("Limiter: MAILER_MAX_SEND_RATE=50, fake SES throttling above 50 in any sliding second",
-                  "Cold: the emails are queued, then the workers start. Warm: the workers are started and "
+                  "Cold: the emails are queued, then the worker starts. Warm: the worker is started and "
                   "warmed up, then the emails are queued.\n\n" + md(
                       ["measure", *(f"{'warm' if r['warm'] else 'cold'}, headroom {r['headroom']:.1%}" for r in runs)],
                       [[name, *(get(r) for r in runs)] for name, get in MEASURES]))

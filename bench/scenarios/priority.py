@@ -3,15 +3,16 @@
 import time
 from collections.abc import Iterator
 
-from bench.harness import CONTEXT, SES, Bench, pace, percentile, reset_outbox, start_workers, stop_workers, warm_up
+from bench.harness import (CONTEXT, SES, WORKER, Bench, Config, label, pace, percentile, reset_outbox, start_worker,
+                           stop_worker, warm_up)
 from bench.report import Section, md
 
 
-def priority_under_backlog(ses: SES, backlog: int, rate: float, workers_count: int, concurrency: int,
-                           latency_ms: float, rounds: int = 3) -> dict:
+def priority_under_backlog(ses: SES, backlog: int, rate: float, config: Config, latency_ms: float,
+                           rounds: int = 3) -> dict:
     """Password-reset emails (high priority, encrypted link, expiry) at ``rate``/s while ``backlog`` bulk drain.
 
-    The workers are started and warmed up. Each round queues the bulk emails in one
+    The worker is started and warmed up. Each round queues the bulk emails in one
     transaction and, from SES's first acceptance of one of them, commits resets one
     per transaction until 90 % of the backlog is sent. Commit → accepted per reset
     over all rounds, and how much bulk was still waiting at the last reset.
@@ -24,10 +25,10 @@ def priority_under_backlog(ses: SES, backlog: int, rate: float, workers_count: i
     from mailer import api
 
     reset_outbox()
-    workers = start_workers(workers_count, concurrency, tag="b")
+    worker = start_worker(config, tag="b")
     delays, bulk_after = [], []
     try:
-        warm_up(ses, workers, concurrency)
+        warm_up(ses, config)
         for round_ in range(rounds):
             ses.configure(latency_ms=latency_ms)  # counters and log start again
             committed = {}
@@ -53,19 +54,19 @@ def priority_under_backlog(ses: SES, backlog: int, rate: float, workers_count: i
                     delays.append((accepted - committed[to]) * 1000)
                     bulk_after.append(sum(1 for _, _, other in log[position + 1:] if other.startswith("bulk")))
     finally:
-        stop_workers(workers)
-    return {"backlog": backlog, "resets": len(delays), "rounds": rounds, "rate": rate, "workers": workers_count,
-            "concurrency": concurrency, "latency_ms": latency_ms, "p50": percentile(delays, 0.5),
+        stop_worker(worker)
+    return {"backlog": backlog, "resets": len(delays), "rounds": rounds, "rate": rate, "label": label(config),
+            "latency_ms": latency_ms, "p50": percentile(delays, 0.5),
             "p99": percentile(delays, 0.99), "max": max(delays), "bulk_after_last": min(bulk_after)}
 
 
 def run(bench: Bench) -> Iterator[Section]:
     rows = []
     for latency_ms in (0, 50):
-        r = priority_under_backlog(bench.ses, bench.n, 10, *bench.best, latency_ms)
-        rows.append([f"{r['workers']} × {r['concurrency']}", f"{r['latency_ms']:.0f} ms",
+        r = priority_under_backlog(bench.ses, bench.n, 10, bench.workers[0], latency_ms)
+        rows.append([r["label"], f"{r['latency_ms']:.0f} ms",
                      f"{r['backlog']} × {r['rounds']}", r["resets"], f"{r['p50']:.1f}", f"{r['p99']:.1f}",
                      f"{r['max']:.1f}", r["bulk_after_last"]])
     yield Section(f"Priority: password resets at 10/s while {bench.n} bulk emails drain; commit → accepted by SES", md(
-        ["worker processes × threads", "SES latency", "bulk queued × rounds", "resets", "p50 ms", "p99 ms", "max ms",
+        [WORKER, "SES latency", "bulk queued × rounds", "resets", "p50 ms", "p99 ms", "max ms",
          "bulk still unsent when a reset was accepted, fewest"], rows))
