@@ -19,7 +19,7 @@ blocks so that the machine's drift falls on both alike:
   client per connection; the warm-up's probe against a cold first send.
 
 Uses its own PostgreSQL database (electnepal_hotpaths, dropped and created), Redis
-database 12 (flushed) and bench/fake_ses.py. Prints a markdown table and writes it
+database 10 (flushed) and bench/fake_ses.py. Prints a markdown table and writes it
 to bench/results/hot-paths-<timestamp>.md. Not part of the tests; the figures go to
 docs/performance.md.
 """
@@ -40,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "electnepal_hotpaths"
-REDIS_URL = "redis://127.0.0.1:6379/12"
+REDIS_URL = "redis://127.0.0.1:6379/10"
 SES_PORT = 5797
 ENV = {
     "DJANGO_SETTINGS_MODULE": "electnepal.settings",

@@ -243,6 +243,9 @@ MAILER_QUOTA_WINDOW_SECONDS = env.int("MAILER_QUOTA_WINDOW_SECONDS", default=24 
 # Sender threads per worker process (processes: Celery's --concurrency, by default
 # the host's cores). SES calls mostly wait on the network, so more threads than cores.
 MAILER_SEND_THREADS = env.int("MAILER_SEND_THREADS", default=16)
+# Worker processes lower their CPU priority by this much (nice): on a host shared
+# with web processes, a request never waits for an email to be rendered. 0 keeps it.
+MAILER_WORKER_NICE = env.int("MAILER_WORKER_NICE", default=10)
 # A worker claims only emails it has send slots for within this many seconds: bulk
 # email claimed before a password reset holds it back by about this much at most.
 MAILER_CLAIM_HORIZON_SECONDS = env.float("MAILER_CLAIM_HORIZON_SECONDS", default=0.1)

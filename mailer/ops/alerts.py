@@ -8,10 +8,12 @@
   MAILER_ALERT_MIN_SENT emails sent in the window, so that one bounce out of
   three emails on a quiet night does not page anyone;
 - the age of the oldest queued email, against MAILER_ALERT_QUEUE_AGE_SECONDS
-  (10 minutes): no worker, a broker down, or a quota used up.
+  (10 minutes): no worker, a broker down, or a quota used up;
+- the provider: every worker paused (mailer.sending.breaker) because SES throttled,
+  answered 5xx or could not be reached, and no send has gone through since.
 
 Each problem is logged at ERROR on the ``mailer`` logger on every check (log
-monitoring sees it as long as it lasts). ADMINS get one email listing the
+monitoring sees it as long as it lasts), and once at INFO when it has cleared. ADMINS get one email listing the
 problems at most once per MAILER_ALERT_INTERVAL_SECONDS (an hour), whatever the
 number of checks, processes or problems: the first check in the interval takes a
 Redis key with SET NX EX, the others see it taken.
@@ -33,6 +35,7 @@ from django.utils import timezone
 
 from ..models import Email
 from ..outbox.enqueue import enqueue
+from ..sending import breaker
 from ..sending.redis_client import redis_client
 from . import aggregates
 from .report import BOUNCE_THRESHOLD, COMPLAINT_THRESHOLD, WARNING_FRACTION, format_age
@@ -41,11 +44,13 @@ logger = logging.getLogger("mailer")
 
 ALERT_TEMPLATE = "mailer/email/alert"
 THROTTLE_KEY = "electnepal:mailer:alert:last"
+# The kinds of problem the last check found, so that the next one can say what cleared.
+ACTIVE_KEY = "electnepal:mailer:alert:active"
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # bounce_rate, complaint_rate or backlog
+    kind: str  # bounce_rate, complaint_rate, backlog or provider
     message: str
 
 
@@ -64,7 +69,7 @@ def _rate_problem(kind: str, count: int, sent: int, threshold: float) -> Problem
 
 
 def find_problems(*, now: datetime | None = None) -> list[Problem]:
-    """What is wrong now (empty when all is well). Three queries."""
+    """What is wrong now (empty when all is well). Three queries and one Redis call."""
     now = now or timezone.now()
     exclude = (ALERT_TEMPLATE,)
     counts = aggregates.delivery_counts(start=now - timedelta(hours=24), end=now, exclude_templates=exclude)
@@ -83,7 +88,27 @@ def find_problems(*, now: datetime | None = None) -> list[Problem]:
                     "and the broker up, and is the 24 h quota used up? (manage.py mailcheck, mailstats)",
                 )
             )
+    pauses, last_error = breaker.trouble()
+    if pauses:
+        problems.append(
+            Problem(
+                "provider",
+                f"sending is paused: SES keeps failing ({pauses} pause(s) since the last email that went through; "
+                f"last error: {last_error}). Emails wait in the outbox and go out when SES answers again.",
+            )
+        )
     return [problem for problem in problems if problem]
+
+
+def _cleared(problems: list[Problem]) -> list[str]:
+    """The kinds the previous check found and this one does not; remembers this one's (never raises)."""
+    client = redis_client(settings.REDIS_URL)
+    kinds = sorted({problem.kind for problem in problems})
+    try:
+        before = client.getset(ACTIVE_KEY, ",".join(kinds)) or b""
+    except redis.RedisError:
+        return []
+    return sorted(set(filter(None, before.decode().split(","))) - set(kinds))
 
 
 def _take_notify_slot() -> bool:
@@ -109,13 +134,18 @@ def _notify_admins(problems: list[Problem]) -> list[Email]:
 def alerts_check(*, now: datetime | None = None) -> dict:
     """Log every current problem at ERROR; email ADMINS about them at most once per interval.
 
-    Returns ``{"problems": [kind, ...], "notified": n}`` where n is the number of
-    alert emails queued by this call (0 when throttled, or when ADMINS is empty).
+    Returns ``{"problems": [kind, ...], "cleared": [kind, ...], "notified": n}`` where n
+    is the number of alert emails queued by this call (0 when throttled, or when
+    ADMINS is empty) and ``cleared`` the kinds the previous check found and this one
+    does not.
     """
     problems = find_problems(now=now)
     for problem in problems:
         logger.error("mailer alert: %s", problem.message)
+    cleared = _cleared(problems)
+    for kind in cleared:
+        logger.info("mailer alert cleared: %s", kind)
     notified = 0
     if problems and settings.ADMINS and _take_notify_slot():
         notified = len(_notify_admins(problems))
-    return {"problems": [problem.kind for problem in problems], "notified": notified}
+    return {"problems": [problem.kind for problem in problems], "cleared": cleared, "notified": notified}

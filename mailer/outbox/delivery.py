@@ -24,6 +24,7 @@ email that can go out twice is one SES had accepted when its worker died or lost
 its network: at most the sends in flight.
 """
 
+import contextlib
 import logging
 import os
 import random
@@ -55,6 +56,10 @@ Status = Email.Status
 # A lease is trusted this long less than it runs (at most a third of it): the time a
 # renewal's answer takes to come back, and the clocks of web and worker hosts apart.
 LEASE_MARGIN = 5.0
+# A drain looks at the breaker, and invites other workers, at most this often (seconds).
+CHECK_EVERY = 0.25
+# After Redis or PostgreSQL failed under a drain, the next drain starts this much later (seconds).
+RETRY_AFTER_ERROR = 1.0
 # Provider-wide errors do not count towards MAILER_MAX_ATTEMPTS, but an email cannot ride on them for ever.
 PROVIDER_RETRIES_PER_ATTEMPT = 4
 
@@ -67,6 +72,10 @@ class _Round:
     budget: float
     inflight: set = field(default_factory=set)
     said_draining: float = 0.0
+    # Redis calls that need not be made for every batch: when they were last made.
+    looked_for_pause: float = 0.0
+    invited: float = 0.0
+    probe: bool = False  # this drain holds the breaker's probe (mailer.sending.breaker.gate)
     over: bool = False
     ring: bool = False
     resume_after: float = 0.0
@@ -99,6 +108,9 @@ class Dispatcher:
         self._stopping = threading.Event()
         self._lease_until = 0.0
         self._keeper: threading.Thread | None = None
+        # The rows the running drain has claimed and not yet recorded: the keeper renews these only.
+        self._held: set[int] = set()
+        self._held_lock = threading.Lock()
         # A provider error seen since the last send that went through: the next one tells the breaker.
         self._provider_trouble = False
 
@@ -144,7 +156,9 @@ class Dispatcher:
     def keep_once(self) -> dict:
         """Renew this process's leases, then sweep; return the sweep's counts."""
         asked = time.monotonic()
-        state.renew(owner=self.owner)
+        with self._held_lock:
+            held = list(self._held)
+        state.renew(owner=self.owner, ids=held)
         self._lease_renewed(asked)
         return sweep.email_sweep()
 
@@ -178,21 +192,42 @@ class Dispatcher:
                     self._step(run, tally)
                 except (redis.RedisError, DatabaseError) as exc:
                     # Redis or PostgreSQL went away (a restart): stop claiming; what is in
-                    # flight is seen through below, the rest waits in the outbox.
+                    # flight is seen through below, the rest waits in the outbox. The next
+                    # look comes a little later, not at once: no ring loop during an outage.
                     logger.warning("mailer drain stopped, %s: %s", type(exc).__name__, exc)
                     tally["stopped_by_error"] += 1
-                    run.stop(ring=True)
+                    run.stop(resume_after=RETRY_AFTER_ERROR)
         finally:
             # Whatever stopped the loop, what was handed to a thread is seen through and recorded.
-            while run.inflight:
-                self._wait(run.inflight, time.monotonic() + 60, tally)
+            self._see_through(run, tally)
             if run.said_draining:
-                doorbell.draining(self.owner, 0)
+                with contextlib.suppress(redis.RedisError):
+                    doorbell.draining(self.owner, 0)
         if run.resume_after:
             doorbell.ring(after=run.resume_after)  # for the email that waits out the pause
         elif run.ring:
             doorbell.ring()
         return tally
+
+    def _see_through(self, run: "_Round", tally: Counter) -> None:
+        """Wait for every send in flight and record it; what cannot be recorded is let go.
+
+        With the database away, an outcome cannot be written: the row is dropped from
+        the rows the keeper renews, its lease lapses and the sweeper puts it back
+        (sent twice if SES had it: an in-flight send, the one duplicate allowed).
+        """
+        try:
+            while run.inflight:
+                self._wait(run.inflight, time.monotonic() + 60, tally)
+        except (redis.RedisError, DatabaseError) as exc:
+            wait(run.inflight, timeout=60)
+            logger.warning("mailer: outcomes not recorded, %s: %s; their rows return when the lease lapses",
+                           type(exc).__name__, exc)
+            tally["not_recorded"] += 1
+            run.inflight.clear()
+        finally:
+            with self._held_lock:
+                self._held.clear()
 
     def _step(self, run: "_Round", tally: Counter) -> None:
         """One turn of a drain: record what came back, reserve slots, claim, hand the emails to threads."""
@@ -211,12 +246,23 @@ class Dispatcher:
         if now - run.said_draining >= 1.0:
             doorbell.draining(self.owner, 3.0)  # said every second: lapses soon if this process dies
             run.said_draining = now
-        pause = breaker.paused()[0]
-        if pause:
-            tally["paused"] += 1
-            run.stop(resume_after=pause)
+        if self._provider_trouble or run.probe or now - run.looked_for_pause >= CHECK_EVERY:
+            # In trouble, every turn asks: a pause must stop this drain's claims at once.
+            run.looked_for_pause = now
+            verdict, left = breaker.gate(self.owner)
+            if verdict in ("paused", "wait"):
+                tally[verdict] += 1
+                # Another worker's probe: look again soon, it may already have gone through.
+                run.stop(resume_after=left if verdict == "paused" else min(left, 1.0))
+                return
+            run.probe = verdict == "probe"
+            if run.probe:
+                self._provider_trouble = True  # the probe's success is what opens the gate again
+        # The probe goes alone: nothing more is claimed until it comes back.
+        free = (1 if run.probe else self.threads) - len(inflight)
+        if free <= 0:
+            self._wait(inflight, run.deadline, tally)
             return
-        free = self.threads - len(inflight)
         if free < max(1, self.threads // 4) and inflight:
             self._wait(inflight, run.deadline, tally)
             return
@@ -245,7 +291,10 @@ class Dispatcher:
             time.sleep(soon)
             return
         tally["claimed"] += len(emails)
-        if len(emails) == grant.count == free:
+        with self._held_lock:
+            self._held.update(e.pk for e in ready)
+        if len(emails) == grant.count == free and now - run.invited >= CHECK_EVERY:
+            run.invited = now
             doorbell.ring()  # more may be due than this process can send: invite another worker
         for index, email in enumerate(ready):
             inflight.add(self._senders.submit(self._attempt, email, grant.slot(index), claimed_at))
@@ -327,6 +376,9 @@ class Dispatcher:
             return
         inflight.difference_update(done)
         attempts = [f.result() for f in done]
+        with self._held_lock:
+            # Recorded below, or let go if the database fails: either way no longer renewed.
+            self._held.difference_update(a.email.pk for a in attempts)
         sent = [a for a in attempts if a.error is None and not a.given_back]
         if sent:
             state.mark_sent([(a.email.pk, a.message_id) for a in sent], owner=self.owner)

@@ -6,7 +6,8 @@ would do, changes nothing but the timing. What it saves is per-email work: the w
 request publishes at most one message (and usually none), and a burst of emails
 costs the broker a few messages, not one per email.
 
-Rings are coalesced through a Redis key that says "a doorbell is on its way"
+A request does not wait for the ring: ``ring_soon`` hands it to a background thread
+of the process. Rings are coalesced through a Redis key that says "a doorbell is on its way"
 (``PENDING_KEY``, SET NX): ``ring`` publishes only when it sets the key, and a
 worker deletes it when it answers, *before* it claims, so an email committed after
 that claim began rings again. The key expires after MAILER_DOORBELL_TTL_SECONDS,
@@ -22,7 +23,10 @@ The task is published by name (``DOORBELL_TASK``), so the outbox never imports t
 tasks module that answers it.
 """
 
+import atexit
 import logging
+import os
+import threading
 
 import redis
 from celery import current_app
@@ -60,6 +64,64 @@ def ring(*, after: float = 0.0) -> bool:
         _forget_pending()
         return False
     return True
+
+
+class _Ringer:
+    """A background thread of the process that rings for the transactions it committed.
+
+    The request that committed an email does not wait for Redis: ``ring_soon`` hands
+    the ring to this thread and returns. Rings asked for while one is under way are
+    one ring. A process that ends with a ring pending rings before it exits
+    (atexit); one killed first leaves it to a worker's keeper (a few seconds later).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._changed = threading.Condition()
+        self._asked = self._done = 0
+        threading.Thread(target=self._run, name="mailer-doorbell", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._asked > self._done)
+                covering = self._asked  # one ring for every request so far
+            ring()
+            with self._changed:
+                self._done = covering
+                self._changed.notify_all()
+
+    def ask(self) -> None:
+        with self._changed:
+            self._asked += 1
+            self._changed.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        with self._changed:
+            target = self._asked
+            return self._changed.wait_for(lambda: self._done >= target, timeout)
+
+
+_ringer: _Ringer | None = None
+_ringer_lock = threading.Lock()
+
+
+def ring_soon() -> None:
+    """Ring from this process's background thread, without waiting (a request's on-commit hook)."""
+    global _ringer
+    with _ringer_lock:
+        if _ringer is None or _ringer.pid != os.getpid():  # a forked process starts its own
+            _ringer = _Ringer()
+    _ringer.ask()
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until the rings asked for in this process so far are done; False on timeout."""
+    ringer = _ringer
+    return ringer is None or ringer.pid != os.getpid() or ringer.flush(timeout)
+
+
+atexit.register(flush)
 
 
 def _forget_pending() -> None:

@@ -122,8 +122,9 @@ def enqueue(
     # Outside any transaction this still makes one, so several recipients commit together.
     with transaction.atomic(savepoint=False):
         _insert(emails)
-        # A broker down at commit time must not fail the request (ring() never raises):
-        # the rows stay due, and a worker's keeper rings once the broker answers.
-        transaction.on_commit(doorbell.ring)
+        # The request does not wait for Redis: a background thread rings. A broker down
+        # at commit time fails nothing; the rows stay due, and a worker's keeper rings
+        # once the broker answers.
+        transaction.on_commit(doorbell.ring_soon)
     return emails
 

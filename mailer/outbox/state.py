@@ -230,10 +230,17 @@ def release(email_ids: Iterable[int], *, owner: str) -> int:
     )
 
 
-def renew(*, owner: str) -> int:
-    """Extend to MAILER_LEASE_SECONDS from now the lease of every row ``owner`` holds; return how many."""
+def renew(*, owner: str, ids: Iterable[int]) -> int:
+    """Extend to MAILER_LEASE_SECONDS from now the lease of the rows ``ids`` that ``owner`` still holds; return how many.
+
+    Only the rows a drain is working on: a claim the drain could not record (the
+    database went away under it) must lapse, so that the sweeper puts it back.
+    """
+    ids = list(ids)
+    if not ids:
+        return 0
     now = timezone.now()
-    return Email.objects.filter(status=Status.SENDING, claimed_by=owner).update(
+    return Email.objects.filter(pk__in=ids, status=Status.SENDING, claimed_by=owner).update(
         lease_expires_at=now + timedelta(seconds=settings.MAILER_LEASE_SECONDS)
     )
 

@@ -6,15 +6,17 @@ not the email's: retrying each email on its own backoff would spend its attempts
 hammering SES meanwhile. So after MAILER_PAUSE_AFTER_ERRORS such errors in a row,
 with no send succeeding in between, every worker stops claiming emails for a
 while: MAILER_PAUSE_BASE_SECONDS, doubling at each pause that follows another,
-capped by MAILER_PAUSE_CAP_SECONDS. The first send after a pause is the probe: a
-success resets the doubling, a failure pauses again at once. Errors of sends that
-were in flight when the pause began do not count.
+capped by MAILER_PAUSE_CAP_SECONDS. After a pause one email, and one only across
+all workers, is the probe (``gate``): a success resets the doubling and opens the
+gate to all, a failure pauses again at once. Errors of sends that were in flight
+when the pause began do not count.
 
 State lives in Redis, shared by every process, under the limiter's prefix:
 ``pause`` (exists while paused; its value says why), ``errors`` (the run of
-provider errors) and ``level`` (how many pauses in a row). When Redis does not
-answer, nobody can claim anyway (the limiter lives there too): the breaker then
-says "not paused" and lets the limiter's error speak.
+provider errors), ``level`` (how many pauses since the last send that went
+through) and ``probe`` (who holds the probe; it lapses if that worker dies). When
+Redis does not answer, nobody can claim anyway (the limiter lives there too): the
+breaker then says "open" and lets the limiter's error speak.
 """
 
 import redis
@@ -25,8 +27,10 @@ from .redis_client import redis_client
 PAUSE_KEY = "electnepal:mailer:pause"
 ERRORS_KEY = "electnepal:mailer:pause:errors"
 LEVEL_KEY = "electnepal:mailer:pause:level"
+LAST_KEY = "electnepal:mailer:pause:last"
+PROBE_KEY = "electnepal:mailer:pause:probe"
 
-# KEYS: errors, level, pause. ARGV: threshold, base, cap, reason, forget after (s).
+# KEYS: errors, level, pause, last, probe. ARGV: threshold, base, cap, reason, forget after (s).
 # Returns the pause in seconds that this error started, or 0. While paused nothing
 # counts; after a pause (level > 0, no success since) the first error pauses again.
 _FAILURE = """
@@ -43,8 +47,25 @@ level = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
 local pause = math.min(tonumber(ARGV[3]), tonumber(ARGV[2]) * 2 ^ (level - 1))
 redis.call('SET', KEYS[3], ARGV[4], 'PX', math.ceil(pause * 1000))
-redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[4], ARGV[4], 'EX', tonumber(ARGV[5]))
+redis.call('DEL', KEYS[1], KEYS[5])
 return tostring(pause)
+"""
+
+# KEYS: pause, level, probe. ARGV: owner, probe lapses after (ms).
+# Returns {verdict, milliseconds}: paused (left), open, probe (this owner's), wait (for another's probe).
+_GATE = """
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then
+  return {'paused', left}
+end
+if tonumber(redis.call('GET', KEYS[2]) or '0') == 0 then
+  return {'open', 0}
+end
+if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) or redis.call('GET', KEYS[3]) == ARGV[1] then
+  return {'probe', 0}
+end
+return {'wait', math.max(redis.call('PTTL', KEYS[3]), 0)}
 """
 
 
@@ -66,12 +87,32 @@ def paused() -> tuple[float, str]:
     return left / 1000, reason.decode(errors="replace")
 
 
+def gate(owner: str) -> tuple[str, float]:
+    """May worker ``owner`` claim email now? (verdict, seconds):
+
+    - ``("open", 0)``: the provider is fine; claim as usual.
+    - ``("paused", left)``: claim nothing for ``left`` seconds.
+    - ``("probe", 0)``: after a pause, ``owner`` holds the probe: claim one email
+      and send it; its outcome (``provider_ok`` / ``provider_failed``) decides.
+    - ``("wait", left)``: another worker holds the probe; ask again later (it
+      lapses after ``left`` seconds if that worker died with it).
+    """
+    config = settings.AWS_SES_CONFIG
+    # The probe outlives the longest send; then a dead prober's probe passes to another worker.
+    lapse_ms = int(1000 * (config.connect_timeout + config.read_timeout + 5))
+    try:
+        verdict, ms = _client().eval(_GATE, 3, PAUSE_KEY, LEVEL_KEY, PROBE_KEY, owner, lapse_ms)
+    except redis.RedisError:
+        return "open", 0.0
+    return verdict.decode(), int(ms) / 1000
+
+
 def provider_failed(reason: str) -> float:
     """Count a provider-wide error (``reason`` names it); return the pause it started, or 0."""
     cap = settings.MAILER_PAUSE_CAP_SECONDS
     try:
         started = _client().eval(
-            _FAILURE, 3, ERRORS_KEY, LEVEL_KEY, PAUSE_KEY,
+            _FAILURE, 5, ERRORS_KEY, LEVEL_KEY, PAUSE_KEY, LAST_KEY, PROBE_KEY,
             settings.MAILER_PAUSE_AFTER_ERRORS, settings.MAILER_PAUSE_BASE_SECONDS, cap, reason[:500],
             int(4 * cap + 60),
         )
@@ -83,6 +124,20 @@ def provider_failed(reason: str) -> float:
 def provider_ok() -> None:
     """A send went through after provider errors: the run of errors and the doubling start again."""
     try:
-        _client().delete(ERRORS_KEY, LEVEL_KEY)
+        _client().delete(ERRORS_KEY, LEVEL_KEY, LAST_KEY, PROBE_KEY)
     except redis.RedisError:
         pass
+
+
+def trouble() -> tuple[int, str]:
+    """(pauses, last error) since the last send that went through: (0, "") when the provider is fine.
+
+    (0, "") without Redis too: nothing can be claimed then anyway.
+    """
+    try:
+        level, last = _client().mget(LEVEL_KEY, LAST_KEY)
+    except redis.RedisError:
+        return 0, ""
+    if not level:
+        return 0, ""
+    return int(level), (last or b"").decode(errors="replace")

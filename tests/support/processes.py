@@ -1,62 +1,19 @@
-"""Processes the fault tests start and kill: a private Redis and Celery worker processes."""
+"""Processes the fault tests start and kill: a private Redis (bench.services) and Celery worker processes."""
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import redis
+from bench.services import PrivateRedis, free_port  # noqa: F401 (free_port: for the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A throwaway redis-server on its own port, which a test may stop and start again."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._dir = tempfile.mkdtemp(prefix="electnepal-redis-")
-        self._process: subprocess.Popen | None = None
-
-    def start(self) -> "RedisServer":
-        self._process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self._dir],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return self
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self._process:
-            self._process.terminate()
-            self._process.wait(10)
-            self._process = None
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self._dir, ignore_errors=True)
+# The throwaway Redis the fault tests stop and start is the fault script's.
+RedisServer = PrivateRedis
 
 
 class WorkerProcess:

@@ -68,20 +68,20 @@ def alert_rows():
 def test_all_well_no_alert(db, admins, errors):
     sent(40)
     make_email(Status.QUEUED, created_ago=timedelta(minutes=9))
-    assert alerts.alerts_check() == {"problems": [], "notified": 0}
+    assert alerts.alerts_check() == {"problems": [], "cleared": [], "notified": 0}
     assert errors == [] and not alert_rows().exists()
 
 
 def test_a_backlog_older_than_ten_minutes_logs_and_notifies_each_admin_once(db, admins, errors):
     old = make_email(Status.QUEUED, created_ago=timedelta(minutes=11))
-    assert alerts.alerts_check() == {"problems": ["backlog"], "notified": 2}
+    assert alerts.alerts_check() == {"problems": ["backlog"], "cleared": [], "notified": 2}
     (line,) = errors
     assert f"oldest queued email (#{old.pk}) has waited 11 min" in line
     assert sorted(alert_rows().values_list("to", flat=True)) == ["ops@electnepal.test", "ram@electnepal.test"]
     assert set(alert_rows().values_list("priority", flat=True)) == {Email.Priority.HIGH}
 
     # Within the hour: logged again, no second email.
-    assert alerts.alerts_check() == {"problems": ["backlog"], "notified": 0}
+    assert alerts.alerts_check() == {"problems": ["backlog"], "cleared": [], "notified": 0}
     assert len(errors) == 2 and alert_rows().count() == 2
 
 
@@ -121,20 +121,20 @@ def test_alerts_do_not_feed_themselves(db, admins, errors):
     make_email(Status.QUEUED, created_ago=timedelta(hours=2), template=alerts.ALERT_TEMPLATE)
     for _ in range(25):
         make_email(Status.SENT, delivery_status="bounced", template=alerts.ALERT_TEMPLATE)
-    assert alerts.alerts_check() == {"problems": [], "notified": 0}
+    assert alerts.alerts_check() == {"problems": [], "cleared": [], "notified": 0}
 
 
 def test_no_admins_only_logs(db, settings, errors):
     settings.ADMINS = []
     make_email(Status.QUEUED, created_ago=timedelta(hours=1))
-    assert alerts.alerts_check() == {"problems": ["backlog"], "notified": 0}
+    assert alerts.alerts_check() == {"problems": ["backlog"], "cleared": [], "notified": 0}
     assert len(errors) == 1 and not alert_rows().exists()
 
 
 def test_redis_down_still_logs(db, admins, errors):
     admins.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     make_email(Status.QUEUED, created_ago=timedelta(hours=1))
-    assert alerts.alerts_check() == {"problems": ["backlog"], "notified": 0}
+    assert alerts.alerts_check() == {"problems": ["backlog"], "cleared": [], "notified": 0}
     assert any("Redis does not answer" in line for line in errors)
     assert not alert_rows().exists()
 
@@ -149,3 +149,22 @@ def test_the_alert_reaches_the_admins_through_the_worker(e2e, ses, admins, error
     assert messages[0]["Subject"] == "[ElectNepal] Email alert: 1 problem on https://electnepal.test"
     body = messages[0].get_body(("plain",)).get_content()
     assert "has waited 25 min" in body and "manage.py mailcheck" in body
+
+
+def test_a_failing_provider_fires_then_clears(db, settings, errors, caplog):
+    """SES down: every worker paused; the alert lasts until a send goes through again, then says so."""
+    from mailer.sending import breaker
+
+    settings.ADMINS = []
+    settings.MAILER_PAUSE_AFTER_ERRORS = 2
+    for _ in range(2):
+        breaker.provider_failed("ServiceUnavailable: Service unavailable")
+    fired = alerts.alerts_check()
+    assert fired == {"problems": ["provider"], "cleared": [], "notified": 0}
+    assert any("sending is paused" in line and "ServiceUnavailable" in line for line in errors)
+
+    breaker.provider_ok()  # a send went through
+    with caplog.at_level(logging.INFO, logger="mailer"):
+        assert alerts.alerts_check() == {"problems": [], "cleared": ["provider"], "notified": 0}
+    assert "mailer alert cleared: provider" in caplog.text
+    assert alerts.alerts_check()["cleared"] == []  # said once

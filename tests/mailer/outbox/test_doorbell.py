@@ -63,6 +63,7 @@ def test_an_email_queued_by_a_plain_django_process_reaches_the_worker(e2e, ses):
 
 
 def _messages(url: str) -> list[dict]:
+    doorbell.flush()  # the rings the commits handed to the background thread
     return [json.loads(raw) for raw in redis.Redis.from_url(url).lrange(settings.MAILER_QUEUE, 0, -1)]
 
 
@@ -117,6 +118,20 @@ def test_doorbells_rung_many_times_send_each_email_once(e2e, ses):
     report = delivery_report(ses, 21)
     assert report["lost"] == 0 and report["duplicated"] == 0
     assert set(Email.objects.filter(pk__in=[e.pk for e in emails]).values_list("attempts", flat=True)) == {1}
+
+
+def test_a_request_does_not_wait_for_the_ring(transactional_db, monkeypatch):
+    """The commit hands the ring to a background thread: Redis is never on the request's path."""
+    import threading
+
+    release = threading.Event()
+    rung = []
+    monkeypatch.setattr(doorbell, "ring", lambda **kw: (release.wait(10), rung.append(1)))
+    started = time.monotonic()
+    queue(to="fast@example.com")  # the commit, and its on-commit hook
+    assert time.monotonic() - started < 5 and rung == []  # returned while the ring still waits
+    release.set()
+    assert doorbell.flush() and rung == [1]
 
 
 def test_broker_down_at_ring_time_loses_nothing_and_does_not_raise(transactional_db, settings):

@@ -178,7 +178,9 @@ def test_renew_and_reclaim(db, settings):
     state.claim_due(limit=1, owner="dead")
     Email.objects.filter(claimed_by__in=[OWNER, "other", "dead"]).update(lease_expires_at=timezone.now())
 
-    assert state.renew(owner=OWNER) == 1
+    ids = list(Email.objects.values_list("pk", flat=True))
+    assert state.renew(owner=OWNER, ids=[]) == 0
+    assert state.renew(owner=OWNER, ids=ids) == 1  # only its own of the rows it names
     now = timezone.now() + timedelta(seconds=1)
     assert state.reclaim_expired(now=now) == 2  # the renewed one stays with its worker
     held = Email.objects.get(claimed_by=OWNER)
@@ -187,6 +189,16 @@ def test_renew_and_reclaim(db, settings):
         assert (email.status, email.claimed_by, email.attempts) == (Status.QUEUED, "", 1)
         assert email.last_error.startswith("Lease expired")
     assert {mine.pk, other.pk, stale.pk} == set(Email.objects.values_list("pk", flat=True))
+
+
+def test_renew_leaves_a_claim_the_drain_let_go(db):
+    """A row the owner still holds but no longer names (its outcome could not be recorded) lapses."""
+    kept, dropped = queued(to="k@x.test"), queued(to="d@x.test")
+    state.claim_due(limit=2, owner=OWNER)
+    Email.objects.update(lease_expires_at=timezone.now())
+    assert state.renew(owner=OWNER, ids=[kept.pk]) == 1
+    assert state.reclaim_expired(now=timezone.now() + timedelta(seconds=1)) == 1
+    assert Email.objects.get(pk=dropped.pk).status == Status.QUEUED
 
 
 def test_next_due_in(db):

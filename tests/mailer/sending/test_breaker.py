@@ -1,8 +1,15 @@
-"""``mailer.sending.breaker`` on the real Redis: provider errors in a row pause every worker, doubling."""
+"""``mailer.sending.breaker`` on the real Redis: provider errors in a row pause every worker, doubling; SES down end to end."""
 
 import time
 
+from django.db.models import Max
+
+from mailer.models import Email
 from mailer.sending import breaker
+from tests.support.outbox import delivery_report, queue_many
+from tests.support.processes import WorkerProcess, broker
+from tests.support.waits import wait_for
+from worker import app
 
 
 def test_a_run_of_provider_errors_pauses_and_a_send_that_goes_through_resets(db, settings):
@@ -38,3 +45,31 @@ def test_without_redis_nothing_is_paused_and_nothing_raises(db, settings):
     assert breaker.paused() == (0.0, "")
     assert breaker.provider_failed("x") == 0.0
     breaker.provider_ok()
+
+
+def test_ses_down_for_a_while_then_back(transactional_db, ses, private_redis, worker_env):
+    """SES answers 503 to everything for 4 s: nothing is lost or failed, and sending resumes by itself."""
+    env = {**worker_env, "MAILER_PAUSE_BASE_SECONDS": "0.5", "MAILER_PAUSE_CAP_SECONDS": "2",
+           "MAILER_MAX_ATTEMPTS": "3"}
+    with broker(app, private_redis.url):
+        worker = WorkerProcess(env).start()
+        try:
+            queue_many(20, prefix="before")
+            wait_for(lambda: Email.objects.filter(status="sent").count() == 20, timeout=60)
+            ses.faults.set_rates(unavailable=1.0)  # SES down
+            queue_many(200, prefix="during")
+            time.sleep(4)
+            requests_while_down = ses.faults.send_requests - 20
+            ses.faults.set_rates()  # SES back
+            back = time.time()
+            wait_for(lambda: not Email.objects.exclude(status__in=Email.FINAL_STATUSES).exists(), timeout=60)
+            last = time.time()
+        finally:
+            worker.stop()
+    report = delivery_report(ses, 220)
+    print(f"\nSES down 4 s: {requests_while_down} requests while down; {report}; "
+          f"last email {last - back:.1f} s after SES came back")
+    assert report["lost"] == 0 and report["failed"] == 0 and report["duplicated"] == 0
+    # Paused, not hammering: far fewer tries than emails, and none used up an email's attempts.
+    assert requests_while_down < 100
+    assert Email.objects.aggregate(most=Max("attempts"))["most"] <= 20
