@@ -40,10 +40,33 @@ def test_a_run_of_provider_errors_pauses_and_a_send_that_goes_through_resets(db,
     assert breaker.provider_failed("ServiceUnavailable: 503") == 0.2  # a run again, and the doubling from the start
 
 
+def test_after_a_pause_one_worker_probes_and_the_others_wait_for_it(db, settings):
+    settings.MAILER_PAUSE_AFTER_ERRORS = 1
+    settings.MAILER_PAUSE_BASE_SECONDS = 0.2
+    assert breaker.gate("a") == ("open", 0.0)
+    breaker.provider_failed("ServiceUnavailable: 503")
+    verdict, left = breaker.gate("a")
+    assert verdict == "paused" and 0 < left <= 0.2
+
+    time.sleep(0.25)
+    assert breaker.gate("a") == ("probe", 0.0)
+    assert breaker.gate("a") == ("probe", 0.0)  # still its own
+    verdict, lapses = breaker.gate("b")
+    assert verdict == "wait" and lapses > 15  # the longest send: a dead prober's probe passes on
+
+    breaker.provider_failed("ServiceUnavailable: 503")  # the probe failed: paused again, the probe freed
+    assert breaker.gate("b")[0] == "paused"
+    time.sleep(0.45)
+    assert breaker.gate("b") == ("probe", 0.0)
+    breaker.provider_ok()  # b's probe went through: open to all
+    assert breaker.gate("a") == breaker.gate("b") == ("open", 0.0)
+
+
 def test_without_redis_nothing_is_paused_and_nothing_raises(db, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     assert breaker.paused() == (0.0, "")
     assert breaker.provider_failed("x") == 0.0
+    assert breaker.gate("a") == ("open", 0.0)
     breaker.provider_ok()
 
 
