@@ -4,8 +4,8 @@ Every workaround the delivery path keeps for a library's cost, measured against
 what the library does by itself, in one process, alternating the two sides in
 blocks so that the machine's drift falls on both alike:
 
-- the claim and the send record as precompiled SQL (mailer.outbox.state) against
-  the ORM's UPDATE (and, for the claim, the SELECT it needs after it);
+- the batch claim and the batched record of sends (mailer.outbox.state) against
+  the ORM's select_for_update + UPDATE + SELECT, and an UPDATE per email;
 - the suppression check through the ``LOWER(address)`` index
   (mailer.outbox.suppression) against ``address__iexact`` (``UPPER``), 200,000 rows;
 - one redis.Redis per kombu channel (worker.broker) against kombu's client per
@@ -113,7 +113,9 @@ def fake_ses():
 
 # --- the outbox's statements ---------------------------------------------------------
 
-def outbox_statements(n: int) -> list[dict]:
+def outbox_statements(n: int, batch: int = 16) -> list[dict]:
+    """A drain's claim and its record of sends, ``batch`` rows a call, against the ORM's way of doing the same."""
+    from django.db import transaction
     from django.db.models import F
     from django.utils import timezone
 
@@ -122,32 +124,44 @@ def outbox_statements(n: int) -> list[dict]:
 
     Status = Email.Status
     now = timezone.now()
-    rows = Email.objects.bulk_create(
+    calls = max(1, n // batch)
+    Email.objects.bulk_create(
         Email(template="accounts/email/welcome", to=f"p{i}@example.com", context=CONTEXT, next_attempt_at=now)
-        for i in range(2 * n)
+        for i in range(2 * calls * batch)
     )
-    ours, theirs = [e.pk for e in rows[:n]], [e.pk for e in rows[n:]]
+    claimed: dict[str, list[list[int]]] = {"ours": [], "orm": []}
+
+    def our_claim(i):
+        claimed["ours"].append([e.pk for e in state.claim_due(limit=batch, owner="bench")])
 
     def orm_claim(i):
-        pk, now = theirs[i], timezone.now()
-        claimed = Email.objects.filter(pk=pk, status=Status.QUEUED, next_attempt_at__lte=now).update(
-            status=Status.SENDING, attempts=F("attempts") + 1, lease_expires_at=now + timedelta(seconds=120),
-            updated_at=now,
-        )
-        return Email.objects.get(pk=pk) if claimed else None
+        now = timezone.now()
+        with transaction.atomic():
+            ids = list(Email.objects.select_for_update(skip_locked=True)
+                       .filter(status=Status.QUEUED, next_attempt_at__lte=now)
+                       .order_by("priority", "next_attempt_at").values_list("pk", flat=True)[:batch])
+            Email.objects.filter(pk__in=ids).update(
+                status=Status.SENDING, attempts=F("attempts") + 1, claimed_by="bench",
+                lease_expires_at=now + timedelta(seconds=30), updated_at=now,
+            )
+            claimed["orm"].append([e.pk for e in Email.objects.filter(pk__in=ids)])
 
     def orm_sent(i):
         now = timezone.now()
-        Email.objects.filter(pk=theirs[i], status=Status.SENDING).update(
-            status=Status.SENT, message_id=f"m{i}", last_error="", sent_at=now, lease_expires_at=None,
-            secret_context="", updated_at=now,
-        )
+        for pk in claimed["orm"][i]:
+            Email.objects.filter(pk=pk, status=Status.SENDING, claimed_by="bench").update(
+                status=Status.SENT, message_id=f"m{pk}", last_error="", sent_at=now, lease_expires_at=None,
+                claimed_by="", secret_context="", updated_at=now,
+            )
 
-    claim = compare("claim a row: `UPDATE … RETURNING` (outbox.state.claim) vs ORM update + get",
-                    lambda i: state.claim(ours[i]), orm_claim, n=n)
-    sent = compare("record a send: precompiled `UPDATE` (outbox.state.mark_sent) vs ORM update",
-                   lambda i: state.mark_sent(ours[i], f"m{i}"), orm_sent, n=n)
-    assert Email.objects.filter(status=Status.SENT).count() == 2 * n
+    claim = compare(f"claim {batch} due rows: one `UPDATE … RETURNING` over `FOR UPDATE SKIP LOCKED` picks "
+                    "(outbox.state.claim_due) vs ORM select_for_update + update + select",
+                    our_claim, orm_claim, n=calls, block=10)
+    sent = compare(f"record {batch} sends: one `UPDATE … FROM unnest(…)` (outbox.state.mark_sent) vs an ORM "
+                   "update per email", lambda i: state.mark_sent([(pk, f"m{pk}") for pk in claimed["ours"][i]],
+                                                                owner="bench"),
+                   orm_sent, n=calls, block=10)
+    assert Email.objects.filter(status=Status.SENT).count() == 2 * calls * batch
     return [claim, sent]
 
 

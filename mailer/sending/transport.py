@@ -11,9 +11,16 @@ HTTPS connections (AWS_SES_MAX_POOL_CONNECTIONS, 32). A send error does not repl
 urllib3 drops a broken connection from the pool by itself, and rebuilding the client
 on every throttling answer would cost the CPU most needed then. A settings change
 (tests, mostly) does.
+
+django-ses also runs ``import dkim`` for every message it sends; without the dkim
+package that import fails, and a failed import is not cached: each send searched
+sys.path again (a noticeable share of a worker's CPU, docs/performance.md). Its
+absence is recorded once, below, which makes the next ``import dkim`` fail at once.
 """
 
+import importlib.util
 import os
+import sys
 import threading
 
 from botocore.exceptions import ClientError
@@ -26,6 +33,9 @@ from django_ses import SESBackend
 
 from .errors import NothingSent, aws_error
 
+
+if importlib.util.find_spec("dkim") is None:
+    sys.modules.setdefault("dkim", None)  # "not installed", as the import system reads it
 
 _local = threading.local()
 # Bumped whenever a setting changes at run time (tests, mostly), so that every

@@ -74,3 +74,22 @@ def test_django_ses_still_builds_a_client_per_connection(settings, ses):
     first.open()
     second.open()
     assert first.connection is not second.connection
+
+
+def test_django_ses_still_imports_dkim_for_every_message():
+    """What recording dkim's absence works around: django-ses imports it inside the send path.
+
+    If django-ses ever imports it once at module level, this fails and the line in
+    transport can go (docs/performance.md). The absence itself makes the import fail
+    at once, and sending works without it (the other tests here send).
+    """
+    import inspect
+    import sys
+
+    import django_ses
+
+    import mailer.sending.transport  # noqa: F401 (records the absence)
+
+    assert "import dkim" in inspect.getsource(django_ses.dkim_sign)
+    assert sys.modules.get("dkim", "absent") is None
+    assert django_ses.dkim_sign(b"message", dkim_domain="x", dkim_key=b"k") == b"message"
