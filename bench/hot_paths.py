@@ -16,7 +16,10 @@ blocks so that the machine's drift falls on both alike:
   Redis transaction per email;
 - a persistent database connection (CONN_MAX_AGE) against one per email;
 - one SES client per process (mailer.sending.transport) against django-ses's
-  client per connection; the warm-up's probe against a cold first send.
+  client per connection; the warm-up's probe against a cold first send;
+- dkim's absence recorded (mailer.sending.transport) against django-ses's failing
+  ``import dkim`` per message; MIME boundaries drawn up front
+  (mailer.outbox.message.OutboxMessage) against the generator's search for one.
 
 Uses its own PostgreSQL database (electnepal_hotpaths, dropped and created), Redis
 database 10 (flushed) and bench/fake_ses.py. Prints a markdown table and writes it
@@ -348,6 +351,48 @@ def ses_client(reps: int = 5) -> list[dict]:
     return [ours, warm]
 
 
+# --- building and handing over the message ----------------------------------------------
+
+def message_path(n: int) -> list[dict]:
+    import sys
+
+    import django_ses
+    from django.core.mail import EmailMultiAlternatives
+
+    import mailer.sending.transport  # noqa: F401 (records dkim's absence, as a worker does)
+    from mailer.models import Email
+    from mailer.outbox.message import OutboxMessage
+    from mailer.rendering import templates
+
+    results = []
+    if sys.modules.get("dkim", "absent") is None:
+        def failing_import(i):
+            del sys.modules["dkim"]
+            try:
+                django_ses.dkim_sign(b"message")
+            finally:
+                sys.modules["dkim"] = None
+
+        results.append(compare("django-ses's `import dkim` per message, dkim not installed: absence recorded "
+                               "(sending.transport) vs searched for every time",
+                               lambda i: django_ses.dkim_sign(b"message"), failing_import, n=n))
+    email = Email(template="accounts/email/welcome", to="sita@example.com", context=CONTEXT, language="ne")
+    rendered = templates.render(template=email.template, context=CONTEXT, language="ne")
+
+    def mime(cls):
+        def build(i):
+            message = cls(subject=rendered.subject, body=rendered.text, from_email="no-reply@electnepal.test",
+                          to=[email.to])
+            message.attach_alternative(rendered.html, "text/html")
+            return message.message().as_bytes()
+        return build
+
+    results.append(compare("MIME bytes of the welcome email (ne): boundaries drawn up front "
+                           "(outbox.message.OutboxMessage) vs the generator's own", mime(OutboxMessage),
+                           mime(EmailMultiAlternatives), n=n))
+    return results
+
+
 # --- report -------------------------------------------------------------------------
 
 def table(results: list[dict]) -> str:
@@ -386,6 +431,7 @@ def main() -> None:
     results.append(counters(args.n))
     results.append(connections(max(100, args.n // 10)))
     results.append(batched_delete())
+    results += message_path(args.n)
     with fake_ses():
         results += ses_client()
     report = (f"# Hot paths, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\n{os.cpu_count()} CPUs, Python "

@@ -31,3 +31,27 @@ def test_headers(db, settings):
         part = message.get_body((content_type,))
         assert part.get_content_charset() == "utf-8"
         assert "सीता" in part.get_content()
+
+
+def test_boundaries_are_random_and_drawn_up_front(db, settings):
+    """OutboxMessage sets every multipart boundary; the parts come back whole, boundaries never repeat."""
+    with transaction.atomic():
+        (email,) = mail.enqueue(template="accounts/email/welcome", to="sita@example.com",
+                                context={"first_name": "Sita", "username": "sita", "login_url": "https://x.test/"})
+    built = [build_message(email).message() for _ in range(2)]
+    boundaries = [m.get_boundary() for m in built]
+    assert all(re.fullmatch(r"=+[0-9a-f]{32}==", b) for b in boundaries) and boundaries[0] != boundaries[1]
+    parsed = message_from_bytes(built[0].as_bytes(), policy=policy.default)
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_the_standard_library_still_searches_the_text_for_a_boundary_it_draws():
+    """What drawing boundaries up front works around: the generator's search of the whole text.
+
+    If the generator stops doing it, this fails and OutboxMessage can go (docs/performance.md).
+    """
+    import inspect
+    from email.generator import Generator
+
+    source = inspect.getsource(Generator._handle_multipart)
+    assert "if not boundary:" in source and "_make_boundary(alltext)" in source
