@@ -1,6 +1,6 @@
 """A fake Amazon SES for the benchmarks, on asyncio/aiohttp so that it is never the bottleneck.
 
-    python -m bench.fake_ses --port 5799 [--latency-ms 50] [--rate 50] [--fault-rate 0.01]
+    python -m bench.fake_ses --port 5799 [--host 127.0.0.1 ...] [--latency-ms 50] [--rate 50] [--fault-rate 0.01]
 
 Speaks what django-ses sends:
 
@@ -187,7 +187,8 @@ def make_app(ses: FakeSES) -> web.Application:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", action="append",
+                        help="address to listen on; repeat it for several (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5799)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rate", type=float, default=0.0, help="sends per sliding second; 0 = unlimited")
@@ -200,7 +201,8 @@ def main() -> None:
     except ImportError:
         pass
     ses = FakeSES(args.latency_ms, args.rate, args.fault_rate)
-    web.run_app(make_app(ses), host=args.host, port=args.port, access_log=None, print=None, backlog=1024)
+    web.run_app(make_app(ses), host=args.host or ["127.0.0.1"], port=args.port, access_log=None, print=None,
+                backlog=1024)
 
 
 if __name__ == "__main__":

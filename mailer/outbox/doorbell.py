@@ -11,7 +11,8 @@ of the process. Rings are coalesced through a Redis key that says "a doorbell is
 (``PENDING_KEY``, SET NX): ``ring`` publishes only when it sets the key, and a
 worker deletes it when it answers, *before* it claims, so an email committed after
 that claim began rings again. The key expires after MAILER_DOORBELL_TTL_SECONDS,
-in case the message it stood for was lost.
+in case the message it stood for was lost; the keeper does not wait that long when
+due email waits and nobody sends (``ring(stale_after=…)``).
 
 ``DRAINING_KEY`` lists the workers sending right now (a sorted set: each worker
 refreshes its own entry every second, removes it when its drain ends, and a dead
@@ -27,6 +28,7 @@ import atexit
 import logging
 import os
 import threading
+from functools import lru_cache
 
 import redis
 from celery import current_app
@@ -46,17 +48,40 @@ def _client():
     return redis_client(settings.REDIS_URL, 2.0)
 
 
-def ring(*, after: float = 0.0) -> bool:
+# KEYS: pending. ARGV: seconds until the doorbell is due, TTL (ms), stale after (s; 0: never).
+# The value is when the doorbell on its way is due (Redis's clock). Returns 1 if the caller must publish.
+_CLAIM_RING = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local due = tonumber(redis.call('GET', KEYS[1]) or '')
+local stale = tonumber(ARGV[3])
+if due and (stale <= 0 or now - due < stale) then
+  return 0
+end
+redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[1])), 'PX', ARGV[2])
+return 1
+"""
+
+
+@lru_cache(maxsize=4)
+def _claim_ring(url: str):
+    return redis_client(url, 2.0).register_script(_CLAIM_RING)  # EVALSHA: the request path sends no script text
+
+
+def ring(*, after: float = 0.0, stale_after: float = 0.0) -> bool:
     """Publish a doorbell unless one is on its way already; True if this call published one.
 
     ``after``: the doorbell rings that many seconds from now (a Celery countdown,
-    short: the end of a pause), and stands for every email due meanwhile. Never
+    short: the end of a pause), and stands for every email due meanwhile.
+    ``stale_after``: a doorbell still unanswered that many seconds after it was due
+    is taken for lost (its consumer's host died or was cut off with it unacked, and
+    the broker gives it back only after its visibility timeout): ring anew. Never
     raises: with the broker down the rows wait in the outbox, and the keeper of any
     running worker (or the beat sweeper) rings once it answers.
     """
     ttl = max(settings.MAILER_DOORBELL_TTL_SECONDS, after + settings.MAILER_DOORBELL_TTL_SECONDS)
     try:
-        if not _client().set(PENDING_KEY, "1", nx=True, px=int(ttl * 1000)):
+        if not _claim_ring(settings.REDIS_URL)(keys=[PENDING_KEY], args=[after, int(ttl * 1000), stale_after]):
             return False
         current_app.send_task(DOORBELL_TASK, queue=settings.MAILER_QUEUE, countdown=after or None)
     except Exception as exc:  # redis, kombu: the rows stay due, the keeper rings later

@@ -246,14 +246,15 @@ def renew(*, owner: str, ids: Iterable[int]) -> int:
 
 
 def reclaim_expired(*, now: datetime) -> int:
-    """Put back to ``queued``, due now, every ``sending`` row whose lease ended before ``now``; return how many.
+    """Put back to ``queued`` every ``sending`` row whose lease ended before ``now``; return how many.
 
     Such a claim belonged to a worker that stopped (killed, or cut off) before
-    recording an outcome; the attempt it started stays counted.
+    recording an outcome; the attempt it started stays counted. The row keeps its
+    due time, which lies before any email queued since: it goes out ahead of them,
+    not at the back of a backlog.
     """
     return Email.objects.filter(status=Status.SENDING, lease_expires_at__lt=now).update(
         status=Status.QUEUED,
-        next_attempt_at=now,
         lease_expires_at=None,
         claimed_by="",
         last_error="Lease expired: the worker stopped before recording an outcome.",

@@ -20,6 +20,11 @@ from . import doorbell, state
 
 logger = logging.getLogger("mailer.email")
 
+# An idle worker answers a doorbell within a fraction of a second; one unanswered this
+# long after it was due, while nobody sends, is taken for lost. At most one ring per this
+# many seconds comes of it, whatever the number of keepers.
+STALE_DOORBELL_SECONDS = 3.0
+
 
 def email_sweep() -> dict[str, int]:
     """Take back expired claims; ring if email is due and nobody sends it; return the counts."""
@@ -44,4 +49,6 @@ def _ring_if_nobody_sends() -> bool:
             return False
     except redis.RedisError:
         pass  # ring anyway: the drain finds out, and says so in its log
-    return doorbell.ring()
+    # Nobody sends although email is due: a doorbell still "on its way" well after it was
+    # due went down with a worker that held it (unacked), and would block rings until it expires.
+    return doorbell.ring(stale_after=STALE_DOORBELL_SECONDS)

@@ -201,6 +201,16 @@ def test_renew_leaves_a_claim_the_drain_let_go(db):
     assert Email.objects.get(pk=dropped.pk).status == Status.QUEUED
 
 
+def test_a_reclaimed_row_goes_out_ahead_of_the_backlog_queued_after_it(db):
+    first = queued(to="first@x.test")
+    state.claim_due(limit=1, owner="dead")
+    later = queued(to="later@x.test", next_attempt_at=timezone.now())  # the backlog since
+    Email.objects.filter(pk=first.pk).update(lease_expires_at=timezone.now())
+    assert state.reclaim_expired(now=timezone.now() + timedelta(seconds=1)) == 1
+    assert [e.pk for e in state.claim_due(limit=1, owner=OWNER)] == [first.pk]
+    assert later.pk != first.pk
+
+
 def test_next_due_in(db):
     now = timezone.now()
     assert state.next_due_in(now=now) is None

@@ -146,3 +146,15 @@ def test_redis_restarted_mid_burst_loses_nothing(transactional_db, ses, worker_e
     assert report["lost"] == 0 and report["failed"] == 0
     # Sends in flight are recorded in PostgreSQL, not Redis: nothing is sent twice.
     assert report["duplicated"] == 0
+
+
+def test_a_doorbell_lost_with_its_worker_does_not_hold_up_the_next(db, redis_client):
+    """A doorbell marked "on its way" whose message went down with a cut-off host (unacked):
+    while nobody sends, the sweep rings anew once it is a few seconds overdue, not after its TTL."""
+    row(to="due@example.com")
+    assert doorbell.ring()  # its message is never answered: no worker runs here
+    assert email_sweep()["rung"] == 0  # just rung: it may still be answered
+    assert redis_client.pttl(doorbell.PENDING_KEY) > 50_000  # MAILER_DOORBELL_TTL_SECONDS: 60 s to wait
+    redis_client.set(doorbell.PENDING_KEY, time.time() - 5, keepttl=True)  # was due 5 s ago, on Redis's clock
+    assert email_sweep()["rung"] == 1
+    assert email_sweep()["rung"] == 0  # one ring per few seconds, however many keepers look
