@@ -2,6 +2,8 @@
 #
 #   make test    fresh clone -> venv + install + Redis/PostgreSQL + Chromium + pytest (what CI runs)
 #   make run     web + worker + beat + Flower in the foreground (bin/run)
+#   make hosts   three worker hosts as network namespaces, one cut off mid-burst (root; bench/hosts.py)
+#   make faults  worker, Redis, PostgreSQL and SES faults under a burst: lost, duplicated, recovery (bench/faults.py)
 #   make clean   remove the venv and the local SQLite database
 #
 # PYTEST_ARGS is passed to pytest, e.g. `make test PYTEST_ARGS="-x -k outbox"`.
@@ -16,8 +18,12 @@ PYTHON := $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev
 PYTEST_ARGS ?=
 # e.g. make bench BENCH_ARGS=--quick (smaller N), or BENCH_ARGS="--skip cleanup"
 BENCH_ARGS ?=
+# e.g. make hosts HOSTS_ARGS="--emails 500 --rate 14", or HOSTS_ARGS="--lease shipped --keeper shipped"
+HOSTS_ARGS ?=
+# e.g. make faults FAULTS_ARGS="--broker redis,amqp", or FAULTS_ARGS="--emails 500 --only worker-kill,rolling"
+FAULTS_ARGS ?=
 
-.PHONY: venv services browser test run bench clean
+.PHONY: venv services browser test run bench hosts faults clean
 
 venv: $(STAMP)
 
@@ -48,6 +54,13 @@ bench:
 	else \
 		echo "no benchmarks yet"; \
 	fi
+
+# Needs root: it creates network namespaces and veth pairs (and removes them again).
+hosts:
+	$(MAKE) --no-print-directory venv services && $(VENV)/bin/python -m bench.hosts $(HOSTS_ARGS)
+
+faults:
+	$(MAKE) --no-print-directory venv services && $(VENV)/bin/python -m bench.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3

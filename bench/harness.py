@@ -137,6 +137,10 @@ class SES:
     def configure(self, latency_ms: float = 0, rate: float = 0, fault_rate: float = 0) -> None:
         self._call("/config", {"latency_ms": latency_ms, "rate": rate, "fault_rate": fault_rate})
 
+    def outage(self, on: bool) -> None:
+        """Every send answered 503 ServiceUnavailable while ``on``; counters and log are kept."""
+        self._call("/outage", {"on": on})
+
     def wait_accepted(self, n: int, timeout: float) -> dict:
         deadline = time.monotonic() + timeout
         while (stats := self.stats())["accepted"] < n:
