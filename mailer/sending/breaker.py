@@ -121,10 +121,23 @@ def provider_failed(reason: str) -> float:
     return float(started)
 
 
+# KEYS: pause, errors, level, last, probe. A success while paused came from a send that was
+# in flight when the pause began: like such an error, it says nothing; the probe decides.
+_SUCCESS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+return redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+"""
+
+
 def provider_ok() -> None:
-    """A send went through after provider errors: the run of errors and the doubling start again."""
+    """A send went through after provider errors: the run of errors and the doubling start again.
+
+    Not while paused: that success is a send from before the pause, not the probe.
+    """
     try:
-        _client().delete(ERRORS_KEY, LEVEL_KEY, LAST_KEY, PROBE_KEY)
+        _client().eval(_SUCCESS, 5, PAUSE_KEY, ERRORS_KEY, LEVEL_KEY, LAST_KEY, PROBE_KEY)
     except redis.RedisError:
         pass
 

@@ -33,8 +33,8 @@ def test_a_run_of_provider_errors_pauses_and_a_send_that_goes_through_resets(db,
     time.sleep(0.45)
     assert breaker.provider_failed("ServiceUnavailable: 503") == 0.5  # capped
 
-    breaker.provider_ok()  # the probe went through
     time.sleep(0.55)
+    breaker.provider_ok()  # the probe, after the pause, went through
     for _ in range(2):
         assert breaker.provider_failed("ServiceUnavailable: 503") == 0
     assert breaker.provider_failed("ServiceUnavailable: 503") == 0.2  # a run again, and the doubling from the start
@@ -55,6 +55,8 @@ def test_after_a_pause_one_worker_probes_and_the_others_wait_for_it(db, settings
     assert verdict == "wait" and lapses > 15  # the longest send: a dead prober's probe passes on
 
     breaker.provider_failed("ServiceUnavailable: 503")  # the probe failed: paused again, the probe freed
+    assert breaker.gate("b")[0] == "paused"
+    breaker.provider_ok()  # a send from before the pause came back fine: it is not the probe
     assert breaker.gate("b")[0] == "paused"
     time.sleep(0.45)
     assert breaker.gate("b") == ("probe", 0.0)
