@@ -95,6 +95,7 @@ class Attempt:
     send_seconds: float = 0.0
     # Not tried: the lease could not be trusted, or no send slot came in time.
     given_back: str = ""
+    recorded: bool = False  # its outcome is in the database
 
 
 class Dispatcher:
@@ -110,6 +111,8 @@ class Dispatcher:
         self._keeper: threading.Thread | None = None
         # The rows the running drain has claimed and not yet recorded: the keeper renews these only.
         self._held: set[int] = set()
+        # Outcomes known (SES answered) that the database did not take: written once it answers again.
+        self._unrecorded: list[Attempt] = []
         self._held_lock = threading.Lock()
         # A provider error seen since the last send that went through: the next one tells the breaker.
         self._provider_trouble = False
@@ -210,21 +213,35 @@ class Dispatcher:
         return tally
 
     def _see_through(self, run: "_Round", tally: Counter) -> None:
-        """Wait for every send in flight and record it; what cannot be recorded is let go.
+        """Wait for every send in flight and record it, waiting up to a lease for the database.
 
-        With the database away, an outcome cannot be written: the row is dropped from
-        the rows the keeper renews, its lease lapses and the sweeper puts it back
-        (sent twice if SES had it: an in-flight send, the one duplicate allowed).
+        An outcome the database did not take (a restart) is written again every half
+        second for up to MAILER_LEASE_SECONDS: SES's answer is known, and a send
+        recorded late is not sent twice. Meanwhile the keeper no longer renews the row;
+        if its lease lapses first, the sweeper puts it back and it is sent again (an
+        in-flight send, the one duplicate allowed), and the late record, held by
+        another worker by then, changes nothing.
         """
         try:
             while run.inflight:
-                self._wait(run.inflight, time.monotonic() + 60, tally)
-        except (redis.RedisError, DatabaseError) as exc:
-            wait(run.inflight, timeout=60)
-            logger.warning("mailer: outcomes not recorded, %s: %s; their rows return when the lease lapses",
-                           type(exc).__name__, exc)
-            tally["not_recorded"] += 1
-            run.inflight.clear()
+                try:
+                    self._wait(run.inflight, time.monotonic() + 60, tally)
+                except (redis.RedisError, DatabaseError):
+                    pass  # that batch waits in self._unrecorded
+            deadline = time.monotonic() + settings.MAILER_LEASE_SECONDS
+            while self._unrecorded and time.monotonic() < deadline:
+                time.sleep(0.5)
+                connection.close()  # a broken connection is not reopened by itself
+                pending, self._unrecorded = self._unrecorded, []
+                try:
+                    self._record(pending, tally)
+                except (redis.RedisError, DatabaseError):
+                    self._unrecorded.extend(a for a in pending if not a.recorded)
+            if self._unrecorded:
+                logger.warning("mailer: %d outcomes not recorded; their rows return when the lease lapses",
+                               len(self._unrecorded))
+                tally["not_recorded"] += len(self._unrecorded)
+                self._unrecorded = []
         finally:
             with self._held_lock:
                 self._held.clear()
@@ -379,10 +396,20 @@ class Dispatcher:
         with self._held_lock:
             # Recorded below, or let go if the database fails: either way no longer renewed.
             self._held.difference_update(a.email.pk for a in attempts)
+        try:
+            self._record(attempts, tally)
+        except (redis.RedisError, DatabaseError):
+            self._unrecorded.extend(a for a in attempts if not a.recorded)
+            raise
+
+    def _record(self, attempts: list[Attempt], tally: Counter) -> None:
+        """Write the outcomes of ``attempts`` not yet written (each once: one log line per attempt)."""
+        attempts = [a for a in attempts if not a.recorded]
         sent = [a for a in attempts if a.error is None and not a.given_back]
         if sent:
             state.mark_sent([(a.email.pk, a.message_id) for a in sent], owner=self.owner)
             for a in sent:
+                a.recorded = True
                 log_attempt(a.email, Status.SENT, a.started, message_id=a.message_id)
                 latency = (timezone.now() - a.email.created_at).total_seconds()
                 counters.record_send(latency_s=latency, duration_s=a.send_seconds, priority=a.email.priority)
@@ -393,10 +420,13 @@ class Dispatcher:
         given_back = [a for a in attempts if a.given_back]
         if given_back:
             state.release([a.email.pk for a in given_back], owner=self.owner)
+            for a in given_back:
+                a.recorded = True
             tally["given_back"] += len(given_back)
         for a in attempts:
             if a.error is not None:
                 tally[self._failed(a)] += 1
+                a.recorded = True
 
     def _failed(self, attempt: Attempt) -> str:
         """Record an attempt that raised; return the email's new status."""
