@@ -163,7 +163,8 @@ def test_a_failing_provider_fires_then_clears(db, settings, errors, caplog):
     assert fired == {"problems": ["provider"], "cleared": [], "notified": 0}
     assert any("sending is paused" in line and "ServiceUnavailable" in line for line in errors)
 
-    breaker.provider_ok()  # a send went through
+    wait_for(lambda: not breaker.paused()[0])  # the pause ends (MAILER_PAUSE_BASE_SECONDS in tests)
+    breaker.provider_ok()  # then the probe went through
     with caplog.at_level(logging.INFO, logger="mailer"):
         assert alerts.alerts_check() == {"problems": [], "cleared": ["provider"], "notified": 0}
     assert "mailer alert cleared: provider" in caplog.text
