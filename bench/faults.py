@@ -35,7 +35,6 @@ import collections
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -677,26 +676,17 @@ def redis_restarted(stack: Stack, n: int, keep_data: bool) -> Row:
     env = {**FAST, **SHORT}
     name = f"Redis restarted, {'appendonly (data kept)' if keep_data else 'no appendonly (data lost)'}"
     row = stack.begin(name, n, env)
-    row.settings["Redis"] = "appendonly yes" if keep_data else "appendonly no, emptied"
+    row.settings["Redis"] = "appendonly yes" if keep_data else "restarted empty, as without appendonly"
     stack.worker("a")
     stack.worker("b")
     burst = Burst("redis", n).start()
     sleep_until(burst.started + FAULT_AT)
     held = claims()
     down = time.time()
-    stack.redis.stop()
-    if not keep_data:
-        stack.redis.appendonly = False
-        for entry in Path(stack.redis._dir).iterdir():  # what a Redis without persistence comes back with: nothing
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
-    time.sleep(2)
-    stack.redis.start()
+    stack.redis.restart(down_for=2, keep_data=keep_data)
     back = time.time()
     settled = stack.settle(burst, settle_timeout(n))
     stack.finish(row, burst, settled=settled, fault_at=back, since="Redis was back")
-    if not keep_data:  # the next rows run with appendonly again, as Compose's Redis does
-        stack.redis.appendonly = True
-        stack.redis.restart()
     row.in_flight = f"{len(held)} sending when Redis stopped"
     row.notes.append(f"Redis down {back - down:.1f} s" + ("" if stack.broker == "redis" else
                                                           "; RabbitMQ not restarted (the broker under amqp)"))

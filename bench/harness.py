@@ -107,11 +107,20 @@ def _terminate(signum, frame):
 # --- fake SES -------------------------------------------------------------------
 
 class SES:
-    """bench/fake_ses.py, started on ``port``, and its control calls (stats, log, configure)."""
+    """bench/fake_ses.py, started on ``port``, and its control calls (stats, log, configure).
 
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = PROCS.start([sys.executable, "-m", "bench.fake_ses", "--port", str(port)], log="fake_ses.log")
+    ``hosts``: the addresses it listens on (127.0.0.1 unless given; ``url`` is on the
+    first); ``options``: more of its command line (--rate, --latency-ms).
+    """
+
+    def __init__(self, port: int, *, hosts: tuple[str, ...] = ("127.0.0.1",), options: tuple[str, ...] = (),
+                 log: str = "fake_ses.log") -> None:
+        self.port = port
+        self.url = self.url_on(hosts[0])
+        argv = [sys.executable, "-m", "bench.fake_ses", "--port", str(port), *options]
+        for host in hosts:
+            argv += ["--host", host]
+        self.process = PROCS.start(argv, log=log)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -119,8 +128,14 @@ class SES:
                 break
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise SystemExit("the fake SES did not start (see var/bench-logs/fake_ses.log)")
+                    raise SystemExit(f"the fake SES did not start (see {LOGS / log})")
                 time.sleep(0.1)
+
+    def url_on(self, host: str) -> str:
+        return f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        PROCS.stop(self.process)
 
     def _call(self, path: str, data: dict | None = None):
         body = json.dumps(data).encode() if data is not None else None

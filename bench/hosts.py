@@ -226,7 +226,6 @@ def servers(hosts: list[Host]) -> Iterator[Servers]:
     try:
         redis.start()
         postgres.start()
-        admit(redis, postgres, hosts)
         postgres.create_database(DB_NAME)
         yield Servers(redis, postgres)
     finally:
@@ -236,53 +235,6 @@ def servers(hosts: list[Host]) -> Iterator[Servers]:
             connections.close_all()
         postgres.cleanup()
         redis.cleanup()
-
-
-def admit(redis: PrivateRedis, postgres: PrivatePostgres, hosts: list[Host]) -> None:
-    """Let the hosts' addresses in. Both servers trust this machine only, as they come: Redis
-    answers DENIED to any other address while protected mode is on and it has no password, and
-    initdb's pg_hba.conf lists loopback addresses only."""
-    import psycopg
-    import redis as redis_py
-
-    with redis_py.Redis(host=LOOPBACK, port=redis.port) as client:  # the one address protected mode listens to
-        client.config_set("protected-mode", "no")
-    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
-        hba_file = conn.execute("SHOW hba_file").fetchone()[0]
-        with open(hba_file, "a") as hba:
-            hba.writelines(f"host all all {host.inside}/32 trust\n" for host in hosts)
-        conn.execute("SELECT pg_reload_conf()")
-
-
-class FakeSES(harness.SES):
-    """bench/fake_ses.py on 127.0.0.1 and every host's link, refusing more than ``rate`` sends a sliding second.
-
-    harness.SES's client (stats, log, configure); only the start differs: where it listens.
-    """
-
-    def __init__(self, addresses: tuple[str, ...], rate: float, latency_ms: float, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}"
-        argv = [sys.executable, "-m", "bench.fake_ses", "--port", str(self.port), "--rate", str(rate),
-                "--latency-ms", str(latency_ms)]
-        for address in addresses:
-            argv += ["--host", address]
-        self.process = PROCS.start(argv, log=str(log))  # an absolute path: harness.LOGS / log is that path
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                self.stats()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"the fake SES did not start (see {log})") from None
-                time.sleep(0.1)
-
-    def url_on(self, address: str) -> str:
-        return f"http://{address}:{self.port}"
-
-    def stop(self) -> None:
-        PROCS.stop(self.process)
 
 
 def use_database(found: Servers, folder: Path) -> None:
@@ -327,7 +279,7 @@ class Options:
         return env
 
 
-def worker_env(host: Host, found: Servers, ses: FakeSES, options: Options, folder: Path) -> dict[str, str]:
+def worker_env(host: Host, found: Servers, ses: harness.SES, options: Options, folder: Path) -> dict[str, str]:
     """What the host's worker runs with: everything over its own link, its own LOG_DIR, the rate under test."""
     return django_env(
         DB_NAME,
@@ -341,7 +293,7 @@ def worker_env(host: Host, found: Servers, ses: FakeSES, options: Options, folde
     )
 
 
-def start_workers(hosts: list[Host], found: Servers, ses: FakeSES, options: Options,
+def start_workers(hosts: list[Host], found: Servers, ses: harness.SES, options: Options,
                   run_dir: Path) -> dict[str, "subprocess.Popen"]:
     """One worker per host, in its namespace: ``ip netns exec <namespace> python -m <docker-compose.yml's
     worker command> -n hostK@%h``, its output in run_dir/hostK/worker.log. Returns at once (see ``wait_ready``)."""
@@ -427,7 +379,7 @@ class Pending:
     stats: dict
 
 
-def start_burst(phase: str, n: int, ses: FakeSES) -> Pending:
+def start_burst(phase: str, n: int, ses: harness.SES) -> Pending:
     """Enqueue ``n`` emails to ``<phase>-<i>@…``, each in its own committed transaction (as the web does)."""
     pending = Pending(phase, n, ses.stats())
     for i in range(n):
@@ -435,7 +387,7 @@ def start_burst(phase: str, n: int, ses: FakeSES) -> Pending:
     return pending
 
 
-def wait_accepted(pending: Pending, ses: FakeSES, n: int, timeout: float) -> None:
+def wait_accepted(pending: Pending, ses: harness.SES, n: int, timeout: float) -> None:
     """Return once SES accepted ``n`` sends since the burst began; RuntimeError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while (accepted := ses.stats()["accepted"] - pending.stats["accepted"]) < n:
@@ -444,7 +396,7 @@ def wait_accepted(pending: Pending, ses: FakeSES, n: int, timeout: float) -> Non
         time.sleep(0.05)
 
 
-def finish_burst(pending: Pending, ses: FakeSES, timeout: float) -> Burst:
+def finish_burst(pending: Pending, ses: harness.SES, timeout: float) -> Burst:
     """Wait until every row of the burst is final (or ``timeout`` seconds passed); what it recorded."""
     from mailer.models import Email
 
@@ -535,7 +487,7 @@ def recipient(to_header: str) -> str:
     return parseaddr(to_header)[1].lower()
 
 
-def run_phases(hosts: list[Host], workers: dict, ses: FakeSES, options: Options,
+def run_phases(hosts: list[Host], workers: dict, ses: harness.SES, options: Options,
                run_dir: Path) -> tuple[list[Burst], CutMarks, RejoinMarks]:
     """Burst (a) on three hosts; (c) with the busiest host cut off once half of it is accepted; the
     link back up and (d). A burst waits at most three times its length at the rate, plus four leases."""
@@ -808,8 +760,9 @@ def run(options: Options) -> Figures:
         hosts = stack.enter_context(namespaces(options.network))
         say("PostgreSQL, Redis, fake SES; migrating")
         found = stack.enter_context(servers(hosts))
-        ses = FakeSES((LOOPBACK, *(host.address for host in hosts)), options.rate, options.latency_ms,
-                      run_dir / "fake_ses.log")
+        ses = harness.SES(free_port(), hosts=(LOOPBACK, *(host.address for host in hosts)),
+                          options=("--rate", str(options.rate), "--latency-ms", str(options.latency_ms)),
+                          log=str(run_dir / "fake_ses.log"))  # an absolute path: LOGS / log is that path
         stack.callback(ses.stop)
         use_database(found, run_dir / "enqueue")
         say(f"workers: {harness.label(harness.SHIPPED)} per host")

@@ -3,8 +3,11 @@
 ``PrivateRedis`` and ``PrivatePostgres`` each run in a temporary folder on a free
 port, bound to ``hosts`` (127.0.0.1 unless told: the multi-host scenario binds them
 to the host side of its veth pairs too). ``restart()`` is what an operator's
-restart does: Redis keeps its data only with ``appendonly``; PostgreSQL always does.
-Nothing here touches the machine's own Redis or PostgreSQL.
+restart does: Redis keeps its data unless told to lose it (a Redis without
+persistence); PostgreSQL always does. Bound to addresses other than loopback, both
+let clients in from anywhere they can be reached (no password, protected mode off,
+trust in pg_hba.conf): they are throwaway servers on private links. Nothing here
+touches the machine's own Redis or PostgreSQL.
 
 PostgreSQL refuses to run as root, so as root its programs run as the ``postgres``
 user (``runuser``).
@@ -24,6 +27,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _remote(hosts: tuple[str, ...]) -> bool:
+    """Whether clients may come from other machines (an address other than loopback)."""
+    return any(not host.startswith("127.") for host in hosts)
 
 
 def _wait(ready, what: str, timeout: float = 20) -> None:
@@ -53,7 +61,8 @@ class PrivateRedis:
 
         self._process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", *self.hosts, "--save", "",
-             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always", "--dir", self._dir],
+             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always", "--dir", self._dir,
+             "--protected-mode", "no" if _remote(self.hosts) else "yes"],
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(host=self.hosts[0], port=self.port)
@@ -73,8 +82,13 @@ class PrivateRedis:
             self._process.wait(10)
             self._process = None
 
-    def restart(self) -> None:
+    def restart(self, *, down_for: float = 0.0, keep_data: bool = True) -> None:
+        """Stop, stay down ``down_for`` seconds, start; without ``keep_data`` it comes back empty."""
         self.stop()
+        if not keep_data:  # what a Redis without persistence comes back with: nothing
+            for entry in Path(self._dir).iterdir():
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+        time.sleep(down_for)
         self.start()
 
     def cleanup(self) -> None:
@@ -117,6 +131,9 @@ class PrivatePostgres:
         if not self._data.exists():
             self._run(_pg_bin("initdb"), "-D", str(self._data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                       "--no-sync")
+            if _remote(self.hosts):  # initdb trusts loopback only
+                with open(self._data / "pg_hba.conf", "a") as hba:
+                    hba.write("host all all all trust\n")
         options = (f"-p {self.port} -k {self._dir} -c listen_addresses='{','.join(self.hosts)}' "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run(_pg_bin("pg_ctl"), "-D", str(self._data), "-o", options, "-l", str(self._dir / "log"),

@@ -277,9 +277,6 @@ class Dispatcher:
                 self._provider_trouble = True  # the probe's success is what opens the gate again
         # The probe goes alone: nothing more is claimed until it comes back.
         free = (1 if run.probe else self.threads) - len(inflight)
-        if free <= 0:
-            self._wait(inflight, run.deadline, tally)
-            return
         if free < max(1, self.threads // 4) and inflight:
             self._wait(inflight, run.deadline, tally)
             return

@@ -1,6 +1,7 @@
 """Emails through the outbox, for the mailer's tests: queue them, wait for the end, count what SES got."""
 
 import collections
+import time
 
 from django.db import transaction
 
@@ -63,3 +64,15 @@ def delivery_report(ses, expected: int) -> dict:
         "failed": statuses.get(Email.Status.FAILED, 0),
         "attempts": sum(Email.objects.values_list("attempts", flat=True)),
     }
+
+
+def burst_through(fault, *, n: int = 300, sent_before: int = 60, timeout: float = 90) -> float:
+    """Queue ``n`` emails; once ``sent_before`` are sent, run ``fault()``, which returns when
+    the service it broke is back; wait until every row is final. Returns the seconds from
+    then to the end (the workers must be running)."""
+    queue_many(n)
+    wait_for(lambda: Email.objects.filter(status="sent").count() >= sent_before, timeout=60)
+    fault()
+    back = time.time()
+    wait_for(lambda: not Email.objects.exclude(status__in=Email.FINAL_STATUSES).exists(), timeout=timeout)
+    return time.time() - back

@@ -17,7 +17,7 @@ from mailer.models import Email, Suppression
 from mailer.outbox import state
 from mailer.outbox.delivery import Dispatcher, backoff_delay
 from mailer.sending import breaker
-from tests.support.outbox import CONTEXT, TEMPLATE, all_final, delivery_report, due_rows, queue, queue_many, wait_final
+from tests.support.outbox import CONTEXT, TEMPLATE, all_final, burst_through, delivery_report, due_rows, queue, queue_many, wait_final
 from tests.support.processes import WorkerProcess, broker
 from tests.support.proxy import TCPProxy
 from tests.support.waits import wait_for
@@ -239,16 +239,11 @@ def test_postgresql_cut_off_mid_burst_loses_nothing_and_sends_nothing_twice(tran
         with broker(app, worker_env["REDIS_URL"]):
             worker = WorkerProcess(env).start()
             try:
-                queue_many(300)
-                wait_for(lambda: Email.objects.filter(status="sent").count() >= 60, timeout=60)
-                proxy.cut(3)
-                back = time.time() + 3
-                wait_for(lambda: not Email.objects.exclude(status__in=Email.FINAL_STATUSES).exists(), timeout=90)
-                last = time.time()
+                after = burst_through(lambda: (proxy.cut(3), time.sleep(3)))
             finally:
                 worker.stop()
     finally:
         proxy.stop()
     report = delivery_report(ses, 300)
-    print("\nPostgreSQL cut off for 3 s:", report, f"last email {last - back:.1f} s after it was back")
+    print("\nPostgreSQL cut off for 3 s:", report, f"last email {after:.1f} s after it was back")
     assert report["lost"] == 0 and report["failed"] == 0 and report["duplicated"] == 0
