@@ -114,7 +114,7 @@ class SES:
     """
 
     def __init__(self, port: int, *, hosts: tuple[str, ...] = ("127.0.0.1",), options: tuple[str, ...] = (),
-                 log: str = "fake_ses.log") -> None:
+                 log: str | None = "fake_ses.log") -> None:
         self.port = port
         self.url = self.url_on(hosts[0])
         argv = [sys.executable, "-m", "bench.fake_ses", "--port", str(port), *options]

@@ -239,6 +239,12 @@ MAILER_RETRY_CAP_SECONDS = env.float("MAILER_RETRY_CAP_SECONDS", default=900.0)
 # Stay this fraction below MAILER_MAX_SEND_RATE: jitter between workers and SES.
 MAILER_RATE_HEADROOM = env.float("MAILER_RATE_HEADROOM", default=0.015)
 MAILER_QUOTA_WINDOW_SECONDS = env.int("MAILER_QUOTA_WINDOW_SECONDS", default=24 * 3600)
+# This share of MAILER_MAX_24H_SEND only security email (verification, reset) may use.
+MAILER_24H_SECURITY_RESERVE = env.float("MAILER_24H_SECURITY_RESERVE", default=0.2)
+# On SES throttling the shared rate is multiplied by this (once a second at most), then climbs
+# back to MAILER_MAX_SEND_RATE over MAILER_THROTTLE_RECOVERY_SECONDS (mailer.sending.limiter).
+MAILER_THROTTLE_FACTOR = env.float("MAILER_THROTTLE_FACTOR", default=0.75)
+MAILER_THROTTLE_RECOVERY_SECONDS = env.float("MAILER_THROTTLE_RECOVERY_SECONDS", default=60.0)
 # --- Workers (mailer.outbox.delivery): how a worker process claims and sends.
 # Sender threads per worker process (processes: Celery's --concurrency, by default
 # the host's cores). SES calls mostly wait on the network, so more threads than cores.

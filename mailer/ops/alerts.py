@@ -9,8 +9,9 @@
   three emails on a quiet night does not page anyone;
 - the age of the oldest queued email, against MAILER_ALERT_QUEUE_AGE_SECONDS
   (10 minutes): no worker, a broker down, or a quota used up;
-- the provider: every worker paused (mailer.sending.breaker) because SES throttled,
-  answered 5xx or could not be reached, and no send has gone through since.
+- the provider: every worker paused (mailer.sending.breaker) because SES answered
+  5xx or could not be reached, and no send has gone through since; or SES paused the
+  account's sending (an emergency: the alert says what to do).
 
 Each problem is logged at ERROR on the ``mailer`` logger on every check (log
 monitoring sees it as long as it lasts), and once at INFO when it has cleared. ADMINS get one email listing the
@@ -36,6 +37,7 @@ from django.utils import timezone
 from ..models import Email
 from ..outbox.enqueue import enqueue
 from ..sending import breaker
+from ..sending.errors import SES_HALT_CODES
 from ..sending.redis_client import redis_client
 from . import aggregates
 from .report import BOUNCE_THRESHOLD, COMPLAINT_THRESHOLD, WARNING_FRACTION, format_age
@@ -89,7 +91,16 @@ def find_problems(*, now: datetime | None = None) -> list[Problem]:
                 )
             )
     pauses, last_error = breaker.trouble()
-    if pauses:
+    if pauses and last_error.split(":")[0] in SES_HALT_CODES:
+        problems.append(
+            Problem(
+                "provider",
+                f"SES has stopped this account's sending ({last_error}). Nothing goes out until it is lifted: "
+                "read the notice from AWS (console, Reputation dashboard), fix the cause and ask for a review. "
+                "Emails wait in the outbox and go out by themselves once SES sends again.",
+            )
+        )
+    elif pauses:
         problems.append(
             Problem(
                 "provider",

@@ -291,7 +291,7 @@ class Dispatcher:
             self._wait(inflight, min(run.deadline, time.monotonic() + grant.wait), tally, sleep=True)
             return
         claimed_at = time.monotonic()
-        emails = state.claim_due(limit=grant.count, owner=self.owner)
+        emails = state.claim_due(limit=grant.count, owner=self.owner, bulk_limit=grant.bulk)
         ready = self._screen(emails, tally)
         limiter.release(grant, grant.count - len(ready))
         if not emails:
@@ -299,6 +299,11 @@ class Dispatcher:
                 self._wait(inflight, run.deadline, tally)
                 return
             soon = state.next_due_in(now=timezone.now())
+            if soon == 0 and not grant.bulk:
+                # Due bulk email, and only the 24 h quota's security reserve left: it waits for a
+                # slot of its own; past this drain, the keeper rings when one frees (mailer.outbox.sweep).
+                tally["held_by_reserve"] += 1
+                soon = limiter.quota_blocked(bulk=True)
             if soon is None or soon > run.deadline - time.monotonic():
                 run.stop()  # nothing due within this drain: done
                 return
@@ -430,9 +435,15 @@ class Dispatcher:
         email = attempt.email
         outcome = classify(attempt.error)
         error = f"{outcome.code}: {outcome.detail}"[:2000]
-        if outcome.provider:
+        if outcome.throttled:
+            # Too fast for SES: slow every worker down rather than pause them (mailer.sending.limiter).
+            with contextlib.suppress(redis.RedisError):
+                scale = limiter.throttled()
+                if scale is not None:
+                    logger.warning("mailer: SES throttled; sending at %.0f%% of MAILER_MAX_SEND_RATE", 100 * scale)
+        elif outcome.provider:
             self._provider_trouble = True
-            paused = breaker.provider_failed(error)
+            paused = breaker.provider_failed(error, halt=outcome.halt)
             if paused:
                 logger.error("mailer: sending paused for %.0f s after provider errors: %s", paused, error)
         own = state.own_failures(email) + (0 if outcome.provider else 1)

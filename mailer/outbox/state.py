@@ -66,19 +66,18 @@ def _claim_statement(alias: str) -> str:
     )
     due = f"{col('status')} = '{Status.QUEUED}' AND {col('next_attempt_at')} <= %s"
     if connections[alias].vendor != "postgresql":
-        # SQLite: one writer at a time, no row locks; the priority order in one scan.
-        order = " ".join(f"WHEN '{p}' THEN {i}" for i, p in enumerate(PRIORITIES))
+        # SQLite: one writer at a time, no row locks; one priority per statement.
         return (
-            f"{update}WHERE {col('id')} IN (SELECT {col('id')} FROM {table} WHERE {due} "
-            f"ORDER BY CASE {col('priority')} {order} END, {col('next_attempt_at')} LIMIT %s) RETURNING {returning}"
+            f"{update}WHERE {col('id')} IN (SELECT {col('id')} FROM {table} WHERE {due} AND {col('priority')} = %s "
+            f"ORDER BY {col('next_attempt_at')} LIMIT %s) RETURNING {returning}"
         )
     # One locked pick per priority, each served by the partial index on (priority, next_attempt_at):
-    # the later ones take what the earlier left of n.
+    # the later ones take what the earlier left of n, each at most its own cap (bulk: the quota's share).
     picks, taken = [], "0"
     for i, priority in enumerate(PRIORITIES):
         picks.append(
             f"p{i} AS (SELECT {col('id')} FROM {table} WHERE {due} AND {col('priority')} = '{priority}' "
-            f"ORDER BY {col('next_attempt_at')} LIMIT GREATEST(%s - ({taken}), 0) FOR UPDATE SKIP LOCKED)"
+            f"ORDER BY {col('next_attempt_at')} LIMIT LEAST(GREATEST(%s - ({taken}), 0), %s) FOR UPDATE SKIP LOCKED)"
         )
         taken += f" + (SELECT count(*) FROM p{i})"
     union = " UNION ALL ".join(f"SELECT {col('id')} FROM p{i}" for i in range(len(PRIORITIES)))
@@ -94,27 +93,35 @@ def _rows_to_emails(alias: str, connection, rows: list) -> list[Email]:
     return [Email.from_db(alias, names, values) for values in compiler.apply_converters(rows, converters)]
 
 
-def claim_due(*, limit: int, owner: str) -> list[Email]:
+def claim_due(*, limit: int, owner: str, bulk_limit: int | None = None) -> list[Email]:
     """Move up to ``limit`` due ``queued`` rows to ``sending`` for ``owner``; return them, high priority first.
 
-    Each row's attempt counter goes up by one and its lease runs for
-    MAILER_LEASE_SECONDS (``renew`` extends it; the sweeper takes back a row whose
-    lease ran out). Rows another worker is claiming at the same moment are skipped.
+    At most ``bulk_limit`` of them (default: ``limit``) may be bulk email. Each row's
+    attempt counter goes up by one and its lease runs for MAILER_LEASE_SECONDS
+    (``renew`` extends it; the sweeper takes back a row whose lease ran out). Rows
+    another worker is claiming at the same moment are skipped.
     """
     if limit <= 0:
         return []
+    caps = {p: limit for p in PRIORITIES}
+    caps[Email.Priority.BULK] = limit if bulk_limit is None else max(0, min(limit, bulk_limit))
     alias = router.db_for_write(Email)
     connection = connections[alias]
     prep = _datetime_prep(connection)
     now = timezone.now()
     claim = [owner, prep(now + timedelta(seconds=settings.MAILER_LEASE_SECONDS)), prep(now)]
-    if connection.vendor == "postgresql":
-        params = [prep(now), limit] * len(PRIORITIES) + claim  # the WITH's picks come first
-    else:
-        params = claim + [prep(now), limit]
+    rows = []
     with connection.cursor() as cursor:
-        cursor.execute(_claim_statement(alias), params)
-        rows = cursor.fetchall()
+        if connection.vendor == "postgresql":
+            # The WITH's picks come first: for each priority, now, n and its cap.
+            cursor.execute(_claim_statement(alias), [x for p in PRIORITIES for x in (prep(now), limit, caps[p])] + claim)
+            rows = cursor.fetchall()
+        else:
+            for priority in PRIORITIES:
+                room = min(limit - len(rows), caps[priority])
+                if room > 0:
+                    cursor.execute(_claim_statement(alias), [*claim, prep(now), priority, room])
+                    rows += cursor.fetchall()
     emails = _rows_to_emails(alias, connection, rows)
     order = {p: i for i, p in enumerate(PRIORITIES)}
     return sorted(emails, key=lambda e: (order[e.priority], e.next_attempt_at, e.pk))
@@ -262,10 +269,10 @@ def reclaim_expired(*, now: datetime) -> int:
     )
 
 
-def next_due_in(*, now: datetime) -> float | None:
-    """Seconds until the next ``queued`` row is due (0 if one is due now); None when nothing is queued."""
-    first = (
-        Email.objects.filter(status=Status.QUEUED).order_by("next_attempt_at").values_list("next_attempt_at", flat=True)
-        .first()
-    )
+def next_due_in(*, now: datetime, priority: str | None = None) -> float | None:
+    """Seconds until the next ``queued`` row (of ``priority``, else any) is due: 0 if one is due now, None if none."""
+    queued = Email.objects.filter(status=Status.QUEUED)
+    if priority is not None:
+        queued = queued.filter(priority=priority)
+    first = queued.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
     return None if first is None else max(0.0, (first - now).total_seconds())

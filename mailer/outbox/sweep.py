@@ -7,7 +7,8 @@ nothing to do: one UPDATE and one SELECT, both served by partial indexes.
 
 It rings when it took claims back, and otherwise only when due email waits and no
 worker is sending (the drainers keep a Redis key alive): while the outbox drains,
-or while sending is paused or the 24 h quota is used up, it adds no broker message.
+or while sending is paused or the 24 h quota is used up (for bulk email: all but its
+security reserve), it adds no broker message.
 """
 
 import logging
@@ -15,6 +16,7 @@ import logging
 import redis
 from django.utils import timezone
 
+from ..models import Email
 from ..sending import breaker, limiter
 from . import doorbell, state
 
@@ -35,17 +37,20 @@ def email_sweep() -> dict[str, int]:
         # A worker died with these: whoever else is sending may not look again soon.
         rung = int(not breaker.paused()[0] and doorbell.ring())
     elif state.next_due_in(now=now) == 0:
-        rung = int(_ring_if_nobody_sends())
+        rung = int(_ring_if_nobody_sends(now))
     if reclaimed or rung:
         logger.info("sweep: reclaimed=%d rung=%d", reclaimed, rung)
     return {"reclaimed": reclaimed, "rung": rung}
 
 
-def _ring_if_nobody_sends() -> bool:
+def _ring_if_nobody_sends(now) -> bool:
     if doorbell.anyone_draining() or breaker.paused()[0]:
         return False
     try:
         if limiter.quota_blocked():
+            return False
+        # Only the security reserve is left: worth a ring for security email only.
+        if limiter.quota_blocked(bulk=True) and state.next_due_in(now=now, priority=Email.Priority.HIGH) != 0:
             return False
     except redis.RedisError:
         pass  # ring anyway: the drain finds out, and says so in its log

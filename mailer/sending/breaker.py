@@ -1,6 +1,6 @@
 """Pausing every worker while the provider itself fails, rather than spending each email's attempts.
 
-When SES answers 503, throttles, or cannot be reached, the fault is the provider's,
+When SES answers 503 or cannot be reached (or paused the account), the fault is the provider's,
 not the email's: retrying each email on its own backoff would spend its attempts
 (and fail it for good) during an outage that has nothing to do with it, and keep
 hammering SES meanwhile. So after MAILER_PAUSE_AFTER_ERRORS such errors in a row,
@@ -107,14 +107,19 @@ def gate(owner: str) -> tuple[str, float]:
     return verdict.decode(), int(ms) / 1000
 
 
-def provider_failed(reason: str) -> float:
-    """Count a provider-wide error (``reason`` names it); return the pause it started, or 0."""
+def provider_failed(reason: str, *, halt: bool = False) -> float:
+    """Count a provider-wide error (``reason`` names it); return the pause it started, or 0.
+
+    ``halt`` (SES paused the account): pause at once, for MAILER_PAUSE_CAP_SECONDS,
+    since nothing will go through until an operator acts; each pause still ends
+    with one probe, so sending resumes by itself once SES lifts the pause.
+    """
     cap = settings.MAILER_PAUSE_CAP_SECONDS
+    threshold, base = (1, cap) if halt else (settings.MAILER_PAUSE_AFTER_ERRORS, settings.MAILER_PAUSE_BASE_SECONDS)
     try:
         started = _client().eval(
             _FAILURE, 5, ERRORS_KEY, LEVEL_KEY, PAUSE_KEY, LAST_KEY, PROBE_KEY,
-            settings.MAILER_PAUSE_AFTER_ERRORS, settings.MAILER_PAUSE_BASE_SECONDS, cap, reason[:500],
-            int(4 * cap + 60),
+            threshold, base, cap, reason[:500], int(4 * cap + 60),
         )
     except redis.RedisError:
         return 0.0

@@ -38,6 +38,11 @@ class Outcome:
     # every send would fail alike, so the workers pause (sending.breaker) and the
     # attempt does not count towards the email's MAILER_MAX_ATTEMPTS.
     provider: bool = False
+    # SES's "slow down": the shared rate is cut (sending.limiter.throttled) instead of a pause.
+    throttled: bool = False
+    # SES stopped the account's sending (a review, complaints): no email can go until an
+    # operator acts, so every worker pauses at once and the emails wait; ops are alerted.
+    halt: bool = False
 
 
 # SES error codes (v1 Query API and v2 REST API) worth another attempt.
@@ -60,14 +65,20 @@ SES_PERMANENT_CODES = {
     "MailFromDomainNotVerifiedException",
     "ConfigurationSetDoesNotExist",
     "ConfigurationSetDoesNotExistException",
-    "AccountSendingPausedException",
-    "ConfigurationSetSendingPausedException",
-    "SendingPausedException",
     "InvalidParameterValue",
     "BadRequestException",
     "NotFoundException",
+}
+# SES error codes that stop every email of the account or configuration set until an
+# operator acts: not the email's fault, so the email waits instead of failing.
+SES_HALT_CODES = {
+    "AccountSendingPausedException",
+    "ConfigurationSetSendingPausedException",
+    "SendingPausedException",
     "AccountSuspendedException",
 }
+# Throttling codes that mean the rate (as opposed to "Daily message quota exceeded").
+SES_THROTTLE_CODES = {"Throttling", "ThrottlingException", "TooManyRequestsException"}
 DAILY_QUOTA_DELAY = 15 * 60.0  # SES frees the quota gradually: minutes, not seconds
 
 NETWORK_ERRORS = (
@@ -96,9 +107,12 @@ def aws_error(exc: BaseException) -> tuple[str, str]:
 def _classify_client_error(exc: ClientError) -> Outcome:
     code, message = aws_error(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in SES_HALT_CODES:
+        return Outcome(True, code, message, provider=True, halt=True)
     if code in SES_TRANSIENT_CODES or status >= 500 or status == 429:
-        min_delay = DAILY_QUOTA_DELAY if "daily" in message.lower() else 0.0
-        return Outcome(True, code, message, min_delay, provider=True)
+        if "daily" in message.lower():
+            return Outcome(True, code, message, DAILY_QUOTA_DELAY, provider=True)
+        return Outcome(True, code, message, provider=True, throttled=code in SES_THROTTLE_CODES or status == 429)
     # SES_PERMANENT_CODES and every other 4xx: the request itself is wrong.
     return Outcome(False, code, message)
 

@@ -13,7 +13,17 @@ hosts together. One Lua script does the bookkeeping atomically, on Redis's clock
   one-second window ever holds more than the rate, even with network jitter
   between the reservation and SES receiving the call.
 - Quota: a sorted set of the reserved slots of the last 24 h (one member per
-  email); when it is full the caller learns when the oldest slot expires.
+  email); when it is full the caller learns when the oldest slot expires. The
+  last MAILER_24H_SECURITY_RESERVE of it is kept for security (high-priority)
+  email: a grant says how many of its slots bulk email may take (``bulk``), so
+  that a flood of bulk email cannot hold back a password reset for a day.
+- Throttling: SES's real rate can be lower than the configured one (a new
+  account, a region's hiccup). Each throttling answer (``throttled``) cuts the
+  rate by MAILER_THROTTLE_FACTOR, at most once a second (the sends already under
+  way at the old rate answer alike and must not cut it again); without throttles
+  it climbs back linearly to the full rate in MAILER_THROTTLE_RECOVERY_SECONDS.
+  Additive increase, multiplicative decrease, as TCP does: the workers settle
+  just under whatever SES accepts, shared by every worker through one Redis hash.
 
 A worker that reserved more slots than it found emails for gives the unused ones
 back (``release``): the rate's clock goes back if nobody reserved after it, and the
@@ -31,10 +41,27 @@ from .redis_client import redis_client
 
 RATE_KEY = "electnepal:mailer:rate:tat"
 QUOTA_KEY = "electnepal:mailer:quota:24h"
+# Hash: the rate's scale (0..1] after the last throttle cut, and when that cut was (Redis time).
+SCALE_KEY = "electnepal:mailer:rate:scale"
+# The rate never falls below this share of MAILER_MAX_SEND_RATE: throttling slows sending, never stops it.
+MIN_SCALE = 0.05
+# Throttles within this many seconds of a cut answer sends made at the old rate: they do not cut again.
+CUT_COOLDOWN = 1.0
 
-# KEYS: rate TAT, quota zset. ARGV: interval, n, cap, window, horizon, member prefix.
-# Returns {slots granted, seconds to the first slot (or to come back), the TAT after them, what held it back}.
-_RESERVE = """
+# The scale now: the last cut, plus what it has climbed back since. KEYS[3]: the scale hash; ARGV[8]: climb per second.
+_SCALE = """
+local function scale_now(now)
+  local s = redis.call('HMGET', KEYS[3], 'scale', 'at')
+  if not s[1] then return 1 end
+  return math.min(1, tonumber(s[1]) + tonumber(ARGV[8]) * (now - tonumber(s[2])))
+end
+"""
+
+# KEYS: rate TAT, quota zset, scale hash. ARGV: interval, n, cap, window, horizon, member prefix,
+# the share of cap bulk email may use, climb per second.
+# Returns {slots granted, seconds to the first slot (or to come back), the TAT after them, what held it back,
+# the rate's scale (the interval was divided by it), how many of the slots bulk email may take}.
+_RESERVE = _SCALE + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval = tonumber(ARGV[1])
@@ -42,14 +69,19 @@ local allowed = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
 local horizon = tonumber(ARGV[5])
+local bulk = allowed
+local scale = scale_now(now)
+if interval > 0 then interval = interval / scale end
 if cap > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  local free = cap - redis.call('ZCARD', KEYS[2])
+  local used = redis.call('ZCARD', KEYS[2])
+  local free = cap - used
   if free <= 0 then
     local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    return {0, tostring(tonumber(oldest[2]) + window - now), '', 'quota'}
+    return {0, tostring(tonumber(oldest[2]) + window - now), '', 'quota', tostring(scale), 0}
   end
   if free < allowed then allowed = free end
+  bulk = math.max(0, math.floor(cap * tonumber(ARGV[7])) - used)
 end
 local tat = now
 local after = ''
@@ -58,7 +90,7 @@ if interval > 0 then
   if tat < now then tat = now end
   local room = math.floor((now + horizon - tat) / interval) + 1
   if room <= 0 then
-    return {0, tostring(tat - horizon - now), '', 'rate'}
+    return {0, tostring(tat - horizon - now), '', 'rate', tostring(scale), 0}
   end
   if room < allowed then allowed = room end
   after = tostring(tat + interval * allowed)
@@ -70,7 +102,21 @@ if cap > 0 then
   end
   redis.call('EXPIRE', KEYS[2], math.ceil(window) + 60)
 end
-return {allowed, tostring(tat - now), after, ''}
+return {allowed, tostring(tat - now), after, '', tostring(scale), math.min(bulk, allowed)}
+"""
+
+# KEYS: -, -, scale hash. ARGV: factor, floor, cooldown, -, -, -, -, climb per second.
+# Returns the scale after this cut, or '' within the cooldown of the last cut (no cut).
+_THROTTLED = _SCALE + """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local at = tonumber(redis.call('HGET', KEYS[3], 'at') or '0')
+local scale = scale_now(now)
+if now - at < tonumber(ARGV[3]) then return '' end
+scale = math.max(tonumber(ARGV[2]), scale * tonumber(ARGV[1]))
+redis.call('HSET', KEYS[3], 'scale', tostring(scale), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[3], math.ceil((1 - scale) / tonumber(ARGV[8])) + 60)
+return tostring(scale)
 """
 
 # KEYS: rate TAT, quota zset. ARGV: the TAT the grant left, unused slots, interval, member prefix, slots granted.
@@ -102,6 +148,8 @@ class Grant:
     member: str = ""
     # With no slot: "quota" (the 24 h quota is used up: hours, maybe) or "rate".
     held_by: str = ""
+    # How many of the slots bulk email may take: the rest of the 24 h quota is kept for security email.
+    bulk: int = 0
 
     def slot(self, index: int) -> float:
         """The time.monotonic() at which slot ``index`` (0-based) may send."""
@@ -111,7 +159,11 @@ class Grant:
 @lru_cache(maxsize=4)
 def _scripts(url: str):
     client = redis_client(url)
-    return client.register_script(_RESERVE), client.register_script(_RELEASE)
+    return client.register_script(_RESERVE), client.register_script(_RELEASE), client.register_script(_THROTTLED)
+
+
+def _climb_per_second() -> float:
+    return 1.0 / max(settings.MAILER_THROTTLE_RECOVERY_SECONDS, 0.001)
 
 
 def interval() -> float:
@@ -139,14 +191,15 @@ def reserve(n: int, *, horizon: float | None = None) -> Grant:
     """Reserve up to ``n`` consecutive send slots, none more than ``horizon`` seconds ahead.
 
     ``horizon`` defaults to MAILER_CLAIM_HORIZON_SECONDS. The grant may hold fewer
-    slots than asked (the rate, the quota), or none. Raises redis.RedisError when
-    Redis does not answer.
+    slots than asked (the rate, the quota), or none; its ``interval`` is the rate
+    as throttling left it, and its ``bulk`` how many slots bulk email may take.
+    Raises redis.RedisError when Redis does not answer.
     """
     member = uuid.uuid4().hex
-    step = interval()
     asked = time.monotonic()
-    count, wait, tat_after, held_by = _scripts(settings.REDIS_URL)[0](
-        keys=[RATE_KEY, QUOTA_KEY],
+    step = interval()
+    count, wait, tat_after, held_by, scale, bulk = _scripts(settings.REDIS_URL)[0](
+        keys=[RATE_KEY, QUOTA_KEY, SCALE_KEY],
         args=[
             step,
             n,
@@ -154,27 +207,60 @@ def reserve(n: int, *, horizon: float | None = None) -> Grant:
             settings.MAILER_QUOTA_WINDOW_SECONDS,
             settings.MAILER_CLAIM_HORIZON_SECONDS if horizon is None else horizon,
             member,
+            1 - settings.MAILER_24H_SECURITY_RESERVE,
+            _climb_per_second(),
         ],
     )
-    text = [v.decode() if isinstance(v, bytes) else str(v) for v in (tat_after, held_by)]
-    return Grant(int(count), max(0.0, float(wait)), step, asked, text[0], member, text[1])
+    text = [v.decode() if isinstance(v, bytes) else str(v) for v in (tat_after, held_by, scale)]
+    scale = float(text[2])
+    step = step / scale if scale < 1 else step  # the spacing the script used: the same division
+    return Grant(int(count), max(0.0, float(wait)), step, asked, text[0], member, text[1], int(bulk))
 
 
-def quota_blocked() -> float:
+def throttled() -> float | None:
+    """SES answered "slow down": cut the shared rate; return the new scale, or None if it was not cut.
+
+    The scale is the share of MAILER_MAX_SEND_RATE the workers now use, and it climbs
+    back by itself. Within CUT_COOLDOWN of the last cut nothing changes (None).
+    Raises redis.RedisError when Redis does not answer.
+    """
+    scale = _scripts(settings.REDIS_URL)[2](
+        keys=[RATE_KEY, QUOTA_KEY, SCALE_KEY],
+        args=[settings.MAILER_THROTTLE_FACTOR, MIN_SCALE, CUT_COOLDOWN, "", "", "", "", _climb_per_second()],
+    )
+    return float(scale) if scale else None
+
+
+def rate_scale() -> float:
+    """The share of MAILER_MAX_SEND_RATE the workers use now (1.0 unless SES throttled lately)."""
+    client = redis_client(settings.REDIS_URL)
+    seconds, micros = client.time()
+    scale, at = client.hmget(SCALE_KEY, "scale", "at")
+    if scale is None or at is None:
+        return 1.0
+    return min(1.0, float(scale) + _climb_per_second() * (seconds + micros / 1e6 - float(at)))
+
+
+def quota_blocked(*, bulk: bool = False) -> float:
     """Seconds until the 24 h quota frees a slot; 0 when it has room (or there is no quota).
 
+    With ``bulk``, a slot bulk email may take (outside MAILER_24H_SECURITY_RESERVE).
     Read-only: what the keeper asks before ringing for email that could not be sent.
     Raises redis.RedisError when Redis does not answer.
     """
     cap, window = settings.MAILER_MAX_24H_SEND, settings.MAILER_QUOTA_WINDOW_SECONDS
     if cap <= 0:
         return 0.0
+    if bulk:
+        cap = int(cap * (1 - settings.MAILER_24H_SECURITY_RESERVE))
     client = redis_client(settings.REDIS_URL)
     seconds, micros = client.time()  # the limiter scores slots on Redis's clock
     now = seconds + micros / 1e6
-    if client.zcount(QUOTA_KEY, f"({now - window}", "+inf") < cap:
+    used = client.zcount(QUOTA_KEY, f"({now - window}", "+inf")
+    if used < cap:
         return 0.0
-    oldest = client.zrangebyscore(QUOTA_KEY, f"({now - window}", "+inf", start=0, num=1, withscores=True)
+    # A slot frees when the (used - cap + 1)-th oldest reservation leaves the window.
+    oldest = client.zrangebyscore(QUOTA_KEY, f"({now - window}", "+inf", start=used - cap, num=1, withscores=True)
     return max(0.0, oldest[0][1] + window - now) if oldest else 0.0
 
 

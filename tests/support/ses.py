@@ -41,6 +41,12 @@ FAULTS = {
         json.dumps({"message": "Daily message quota exceeded."}).encode(),
     ),
     "unavailable": (503, [("Content-Type", "text/plain")], b"Service Unavailable"),
+    # SES stopped the account's sending (a review after complaints).
+    "paused-v2": (
+        400,
+        [("Content-Type", "application/json"), ("x-amzn-ErrorType", "SendingPausedException")],
+        json.dumps({"message": "Sending is paused for this account."}).encode(),
+    ),
     "rejected-v2": (
         400,
         [("Content-Type", "application/json"), ("x-amzn-ErrorType", "MessageRejected")],

@@ -166,6 +166,23 @@ def test_provider_errors_in_a_row_pause_every_worker(e2e, ses, settings):
     assert Email.objects.filter(status="sent").count() == 6
 
 
+def test_a_paused_ses_account_holds_email_back_and_alerts_instead_of_failing_it(e2e, ses, settings):
+    from mailer.ops import alerts
+
+    settings.MAILER_PAUSE_CAP_SECONDS = 2.0
+    ses.faults.inject("paused-v2", times=1)
+    first = queue(to="first@example.com")
+    wait_for(lambda: breaker.paused()[0] > 0, message="every worker to pause at once")
+    assert Email.objects.get(pk=first.pk).status == Email.Status.QUEUED  # waits: not the email's fault
+    (problem,) = [p for p in alerts.find_problems() if p.kind == "provider"]
+    assert "SES has stopped this account's sending" in problem.message
+    others = queue_many(3, prefix="during")
+    done = wait_final(first)  # the probe after the pause goes through: SES sends again
+    all_final(timeout=30)
+    assert (done.status, done.attempts) == (Email.Status.SENT, 2) and state.own_failures(done) == 0
+    assert set(Email.objects.filter(pk__in=[e.pk for e in others]).values_list("status", flat=True)) == {"sent"}
+
+
 def test_smtp_4xx_is_retried_and_5xx_fails(e2e, smtp):
     smtp.refuse_next("451 4.3.0 Try again later")
     retried = wait_final(queue(to="retry@example.com"))

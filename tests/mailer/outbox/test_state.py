@@ -61,6 +61,16 @@ def test_security_email_is_claimed_first_then_the_oldest(db):
     assert state.claim_due(limit=3, owner=OWNER) == []
 
 
+def test_a_claim_takes_no_more_bulk_email_than_the_quota_leaves_it(db):
+    now = timezone.now()
+    bulk = [queued(to=f"bulk{i}@example.com", next_attempt_at=now - timedelta(minutes=5)) for i in range(3)]
+    high = [queued(to=f"high{i}@example.com", priority=Email.Priority.HIGH, next_attempt_at=now) for i in range(2)]
+    claimed = state.claim_due(limit=5, owner=OWNER, bulk_limit=1)
+    assert [e.pk for e in claimed] == [high[0].pk, high[1].pk, bulk[0].pk]
+    assert state.claim_due(limit=5, owner=OWNER, bulk_limit=0) == []  # only the security reserve is left
+    assert [e.pk for e in state.claim_due(limit=5, owner=OWNER)] == [bulk[1].pk, bulk[2].pk]
+
+
 @pytest.mark.parametrize(
     "fields",
     [
@@ -218,6 +228,7 @@ def test_next_due_in(db):
     assert 29 < state.next_due_in(now=now) <= 30
     queued(next_attempt_at=now - timedelta(seconds=5))
     assert state.next_due_in(now=now) == 0
+    assert state.next_due_in(now=now, priority=Email.Priority.HIGH) is None
 
 
 SQLITE_SCRIPT = """

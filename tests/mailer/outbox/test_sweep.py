@@ -56,6 +56,16 @@ def test_the_sweep_rings_only_when_nobody_sends(db, settings, why):
     assert email_sweep() == {"reclaimed": 0, "rung": 0}
 
 
+def test_with_only_the_security_reserve_left_the_sweep_rings_for_security_email_only(db, settings):
+    settings.MAILER_MAX_24H_SEND = 5
+    settings.MAILER_24H_SECURITY_RESERVE = 0.2
+    assert limiter.reserve(4).count == 4  # bulk's share used up
+    row(to="bulk@example.com")
+    assert email_sweep() == {"reclaimed": 0, "rung": 0}
+    row(to="reset@example.com", priority=Email.Priority.HIGH)
+    assert email_sweep() == {"reclaimed": 0, "rung": 1}
+
+
 def test_nothing_due_rings_nothing(db):
     row(to="later@example.com", next_attempt_at=timezone.now() + timedelta(minutes=5))
     assert email_sweep() == {"reclaimed": 0, "rung": 0}

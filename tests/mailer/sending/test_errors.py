@@ -52,8 +52,6 @@ def test_transient(exc):
         ses_error("MessageRejected", "Email address is not verified."),
         ses_error("MailFromDomainNotVerifiedException"),
         ses_error("ConfigurationSetDoesNotExist"),
-        ses_error("AccountSendingPausedException"),
-        ses_error("SendingPausedException"),
         ses_error("InvalidParameterValue", "Missing final '@domain'"),
         ses_error("BadRequestException", "Invalid address"),
         smtplib.SMTPResponseException(535, b"Authentication failed"),
@@ -72,3 +70,26 @@ def test_daily_quota_waits_minutes():
     outcome = classify(ses_error("Throttling", "Daily message quota exceeded."))
     assert outcome.transient and outcome.min_delay == DAILY_QUOTA_DELAY
     assert backoff_delay(1, min_delay=outcome.min_delay) >= DAILY_QUOTA_DELAY
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["AccountSendingPausedException", "SendingPausedException", "ConfigurationSetSendingPausedException",
+     "AccountSuspendedException"],
+)
+def test_a_paused_account_halts_sending_instead_of_failing_the_email(code):
+    outcome = classify(ses_error(code, "Sending is paused for this account."))
+    assert outcome.transient and outcome.provider and outcome.halt and not outcome.throttled
+
+
+@pytest.mark.parametrize(
+    "exc", [ses_error("Throttling", "Maximum sending rate exceeded."), ses_error("TooManyRequestsException", "")],
+    ids=_id,
+)
+def test_rate_throttling_slows_down_rather_than_pausing(exc):
+    outcome = classify(exc)
+    assert outcome.transient and outcome.throttled and not outcome.halt
+
+
+def test_the_daily_quota_is_not_a_rate_problem():
+    assert not classify(ses_error("Throttling", "Daily message quota exceeded.")).throttled

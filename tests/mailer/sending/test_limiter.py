@@ -71,6 +71,21 @@ def test_the_24h_quota_grants_what_is_left_then_says_when(db, settings):
     assert 59 < limiter.quota_blocked() <= 60
 
 
+def test_the_last_share_of_the_quota_is_kept_for_security_email(db, settings):
+    settings.MAILER_MAX_SEND_RATE = 0
+    settings.MAILER_MAX_24H_SEND = 10
+    settings.MAILER_24H_SECURITY_RESERVE = 0.2
+    settings.MAILER_QUOTA_WINDOW_SECONDS = 60
+    first = limiter.reserve(5)
+    assert (first.count, first.bulk) == (5, 5)
+    second = limiter.reserve(5)
+    assert (second.count, second.bulk) == (5, 3)  # slots 9 and 10 are security email's only
+    limiter.release(second, 1)  # a drain that found only four emails
+    assert limiter.quota_blocked() == 0 and 59 < limiter.quota_blocked(bulk=True) <= 60
+    last = limiter.reserve(5)
+    assert (last.count, last.bulk) == (1, 0)
+
+
 def test_a_thread_that_wakes_too_late_lets_its_slot_go(db, settings):
     settings.MAILER_MAX_SEND_RATE = 20  # slots ~51 ms apart
     settings.MAILER_RATE_HEADROOM = 0.015  # tolerance ~7.6 ms
@@ -143,6 +158,19 @@ def test_send_rate_holds_across_worker_processes(transactional_db, private_redis
     assert busiest_second <= 21
 
 
+def test_security_email_goes_out_when_bulk_email_has_used_its_share_of_the_quota(e2e, ses, settings):
+    settings.MAILER_MAX_24H_SEND = 10
+    settings.MAILER_24H_SECURITY_RESERVE = 0.2
+    settings.MAILER_QUOTA_WINDOW_SECONDS = 3600
+    queue_many(10, prefix="bulk")
+    wait_for(lambda: Email.objects.filter(status="sent").count() == 8, timeout=30)
+    queue_many(2, prefix="reset", priority=Email.Priority.HIGH)
+    wait_for(lambda: Email.objects.filter(status="sent", priority="high").count() == 2, timeout=30,
+             message="the reset emails, sent from the reserve")
+    assert Email.objects.filter(status="queued").count() == 2  # bulk waits for its share to free
+    assert Email.objects.filter(status="sent", priority="bulk").count() == 8
+
+
 def test_daily_quota_stops_sending_then_resumes(e2e, ses, settings):
     settings.MAILER_MAX_24H_SEND = 5
     settings.MAILER_QUOTA_WINDOW_SECONDS = 2  # the 24 h window, shortened
@@ -153,3 +181,74 @@ def test_daily_quota_stops_sending_then_resumes(e2e, ses, settings):
     assert len(times) == 8
     assert times[5] - times[0] >= 1.9  # the sixth waited for the window to move on
     assert set(Email.objects.values_list("status", "attempts")) == {("sent", 1)}  # waiting spent no attempt
+
+
+# --- Throttling: the rate adapts to what SES accepts --------------------------------
+
+
+def _cut_seconds_ago(seconds: float) -> None:
+    """Move the last throttle cut back in time, as if ``seconds`` had passed since (Redis's clock)."""
+    from mailer.sending.redis_client import redis_client
+
+    client = redis_client(django_settings.REDIS_URL)
+    client.hincrbyfloat(limiter.SCALE_KEY, "at", -seconds)
+
+
+def test_a_throttle_cuts_the_rate_once_then_it_climbs_back(db, settings):
+    settings.MAILER_MAX_SEND_RATE = 10
+    settings.MAILER_THROTTLE_FACTOR = 0.75
+    settings.MAILER_THROTTLE_RECOVERY_SECONDS = 10  # +0.1 of the rate per second
+    full = limiter.interval()
+    assert limiter.rate_scale() == 1.0 and limiter.reserve(1, horizon=1.0).interval == pytest.approx(full)
+
+    assert limiter.throttled() == pytest.approx(0.75)
+    assert limiter.throttled() is None  # the sends already under way at the old rate: no second cut
+    assert limiter.reserve(1, horizon=1.0).interval == pytest.approx(full / 0.75, rel=0.01)
+
+    _cut_seconds_ago(1.5)  # 1.5 s without a throttle: climbed 0.15
+    assert limiter.rate_scale() == pytest.approx(0.90, abs=0.01)
+    assert limiter.throttled() == pytest.approx(0.90 * 0.75, abs=0.01)  # cut from where it had climbed to
+
+    _cut_seconds_ago(60)
+    assert limiter.rate_scale() == 1.0  # back to the full rate, never beyond
+
+
+def test_throttling_never_stops_sending(db, settings):
+    settings.MAILER_THROTTLE_FACTOR = 0.5
+    settings.MAILER_THROTTLE_RECOVERY_SECONDS = 1e6  # no climbing back in between
+    for _ in range(30):
+        limiter.throttled()
+        _cut_seconds_ago(1.0)  # past the cooldown, with no time to climb
+    assert limiter.rate_scale() == pytest.approx(limiter.MIN_SCALE, abs=0.01)
+
+
+def test_workers_settle_at_the_rate_ses_accepts(transactional_db, private_redis, worker_env):
+    """SES accepts 10/s while the workers are told 20/s: they slow down instead of pausing.
+
+    Before the rate adapted, every throttle fed the breaker, and the workers alternated
+    between pauses and bursts at the configured rate, half of which SES refused.
+    """
+    from bench.harness import SES
+    from tests.support.processes import free_port
+
+    ses = SES(free_port(), options=("--rate", "10"), log=None)
+    env = {**worker_env, "MAILER_MAX_SEND_RATE": "20", "AWS_SES_REGION_ENDPOINT_URL": ses.url,
+           "MAILER_THROTTLE_RECOVERY_SECONDS": "30"}
+    try:
+        with broker(app, private_redis.url):
+            queue_many(150)
+            workers = [WorkerProcess(env, name=f"t{i}").start() for i in range(2)]
+            try:
+                all_final(timeout=120)
+            finally:
+                for worker in workers:
+                    worker.stop()
+        stats = ses.stats()
+        accepted = [to for _, _, to in ses.log()]
+    finally:
+        ses.stop()
+    print(f"\nSES at 10/s, workers told 20/s, 150 emails: {stats}")
+    assert sorted(set(accepted)) == sorted(accepted) and len(accepted) == 150  # none lost, none twice
+    assert set(Email.objects.values_list("status", flat=True)) == {"sent"}
+    # Each cut answers a handful of sends made at the old rate; then the rate stays under SES's.
+    assert stats["throttled"] <= 0.2 * 150
