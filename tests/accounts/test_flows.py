@@ -50,17 +50,22 @@ def test_verify_on_get_when_configured(e2e, ses, settings):
 
 
 def test_signup_with_taken_address_looks_the_same_and_warns_the_owner(e2e, ses):
-    first = signup(Client(), username="sita")
-    wait_all_final()
+    client = Client()
+    first = signup(client, username="sita")
+    client.post(link_in(emails_to(ses, "sita@example.com", "Confirm your email")[0]))  # sita's account holds the address
     second = signup(Client(), username="impostor", email="SITA@example.com", first_name="Imp")
     for response in (first, second):
         assert response.status_code == 302 and response["Location"] == "/auth/login/"
     assert set(first.cookies) == set(second.cookies)
-    assert not User.objects.filter(username="impostor").exists()
+    # The impostor is a pending sign-up like any other, whose link nobody receives.
+    impostor = User.objects.get(username="impostor")
+    assert not impostor.is_active and not impostor.email_verified
     (warning,) = emails_to(ses, "sita@example.com", "You already have an account")
+    assert len(emails_to(ses, "sita@example.com", "Confirm your email")) == 1  # sita's own, before
     text = warning.get_body(("plain",)).get_content()
     assert "https://electnepal.test/auth/forgot-password/" in text
     assert "username: sita" in text
+    assert "Imp" not in text and "impostor" not in text
 
 
 def test_login_of_unverified_account_says_to_verify(e2e, ses):
@@ -138,10 +143,19 @@ def test_reset_kills_every_other_reset_link(e2e, ses):
     signup(Client())
     client = Client()
     client.post("/auth/forgot-password/", {"email": "sita@example.com"})
+    (first,) = (link_in(m) for m in emails_to(ses, "sita@example.com", "Reset your password"))
+    assert client.get(first).status_code == 200
+    # A new request revokes the earlier link at once, before any reset.
     client.post("/auth/forgot-password/", {"email": "sita@example.com"})
-    first, second = (link_in(m) for m in emails_to(ses, "sita@example.com", "Reset your password"))
-    client.post(second, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    (second,) = {link_in(m) for m in emails_to(ses, "sita@example.com", "Reset your password")} - {first}
     assert client.get(first)["Location"] == "/auth/forgot-password/"
+    assert client.get(second).status_code == 200
+    assert PasswordResetToken.objects.filter(used_at__isnull=True).count() == 1
+    # Completing a reset kills the link it used, and every other.
+    done = client.post(second, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    assert done["Location"] == "/auth/login/"
+    for path in (first, second):
+        assert client.get(path)["Location"] == "/auth/forgot-password/"
     assert not PasswordResetToken.objects.filter(used_at__isnull=True).exists()
 
 
