@@ -179,3 +179,38 @@ def test_verification_email_in_the_users_language(e2e, ses, language, subject):
     # Python's parser reads back with one leading space.
     assert message["Subject"].strip() == f"[ElectNepal] {subject}"
     assert Email.objects.get().language == language
+
+
+# What a sign-up types: a link, a phone number, an advert.
+CHOSEN = {"first_name": "Visit evil.example", "last_name": "Win a prize"}
+CHOSEN_TEXT = ("evil.example", "Win a prize", "9800000000", "9800000001")
+
+
+def parts(message) -> list[str]:
+    return [message["Subject"], message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()]
+
+
+@pytest.mark.parametrize("language", ["en", "ne"])
+def test_email_to_an_unverified_address_carries_no_text_the_requester_chose(e2e, ses, language):
+    from django.utils import timezone
+
+    owner = User(username="owner", email="owner@example.com", email_verified_at=timezone.now(), first_name="Gita")
+    owner.set_password(PASSWORD)
+    owner.save()
+    # The verification email of a new address; the "account exists" email of a taken one;
+    # a reset asked for a pending sign-up's address (the names are still the sign-up's).
+    signup(Client(), username="call-9800000000", email="fresh@example.com", preferred_language=language, **CHOSEN)
+    signup(Client(), username="call-9800000001", email="owner@example.com", preferred_language=language, **CHOSEN)
+    Client().post("/auth/forgot-password/", {"email": "fresh@example.com"})
+    messages = emails_to(ses, "fresh@example.com") + emails_to(ses, "owner@example.com")
+    assert sorted(Email.objects.values_list("template", flat=True)) == [
+        "accounts/email/account_exists", "accounts/email/password_reset", "accounts/email/verification",
+    ]
+    assert len(messages) == 3
+    for message in messages:
+        for part in parts(message):
+            for text in CHOSEN_TEXT:
+                assert text not in part, (message["Subject"], text)
+    # The owner is reminded of the account with the name the owner chose.
+    (exists,) = emails_to(ses, "owner@example.com")
+    assert "owner" in parts(exists)[1]
