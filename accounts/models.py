@@ -8,10 +8,9 @@ import hashlib
 import unicodedata
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Lower

@@ -2,7 +2,8 @@
 
 Every limited form is driven through the same two checks: the IP limit (one IP,
 a new target each time) and the target limit (one target, a new IP each time,
-for an address that has an account and one that has none). Rates come from
+for an address that has an account and one that has none; a login's target is
+the (IP, username) pair, and a username alone only slows down: see the login tests). Rates come from
 settings, so each test sets a small one (``limits_on``), or uses the settings' own
 (``default_limits_on``); RATELIMIT_ENABLE=false turns them off. Which client IP a
 limit counts: tests/electnepal/test_client_ip.py.
