@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import caches
+# django-ratelimit's own "ip" key (private in the pinned 4.1.0): RATELIMIT_IP_META_KEY and the IPv6 mask.
 from django_ratelimit.core import _get_ip as ratelimit_ip
 from django_ratelimit.exceptions import Ratelimited
 
@@ -114,11 +115,6 @@ def login_username_key(request) -> str:
     return unicodedata.normalize("NFKC", request.POST.get("username") or "").strip().lower()
 
 
-def _login_ip(request) -> str:
-    # django-ratelimit's own "ip" key: RATELIMIT_IP_META_KEY (electnepal.client_ip) and its IPv6 mask.
-    return ratelimit_ip(request)
-
-
 def login_attempt_begin(request) -> LoginAttempt:
     """Count this login POST against its IP and (IP, username); raise Ratelimited past either limit.
 
@@ -130,7 +126,7 @@ def login_attempt_begin(request) -> LoginAttempt:
     attempt = LoginAttempt()
     if not settings.RATELIMIT_ENABLE:
         return attempt
-    ip, username = _login_ip(request), login_username_key(request)
+    ip, username = ratelimit_ip(request), login_username_key(request)
     over = False
     for group, value, rate in (
         (LOGIN_FAILURES_IP, ip, settings.RATELIMIT_LOGIN_FAILURES_IP),
