@@ -18,15 +18,16 @@ class AccountBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
         """The user whose password this is, active or not; None otherwise.
 
-        Usernames are unique case-insensitively (a database constraint), so the
-        lookup is too. Exactly one password hash on every path.
+        Usernames are unique case-insensitively (a database constraint on
+        LOWER(username)), so the lookup is too, through the same expression.
+        Exactly one password hash on every path.
         """
         User = get_user_model()
         if username is None:
             username = kwargs.get(User.USERNAME_FIELD)
         if username is None or password is None:
             return None
-        user = User._default_manager.filter(username__iexact=username).first()
+        user = User._default_manager.with_username(username).first()
         if user is None:
             User().set_password(password)  # the hasher's work, as for a known username
             return None

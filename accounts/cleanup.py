@@ -10,8 +10,9 @@
 - password-reset tokens that were used, or are older than
   ACCOUNTS_PASSWORD_RESET_TTL_HOURS (24 h);
 - accounts that were never verified (``email_verified_at`` empty, inactive, neither
-  staff nor superuser) and joined more than ACCOUNTS_UNVERIFIED_USER_DAYS days ago
-  (default 30; 0 keeps them), so that the address can sign up again. An account
+  staff nor superuser: pending sign-ups) and joined more than
+  ACCOUNTS_UNVERIFIED_USER_DAYS days ago (default 30; 0 keeps them), which frees their
+  usernames (a pending sign-up never holds its address: accounts.models.HOLDS_ADDRESS). An account
   with a live password-reset link is kept: its owner is taking it back (a
   completed reset verifies the address).
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .addresses import address_normalize
 from .models import User
 
 
@@ -26,6 +27,17 @@ class NameField(forms.CharField):
 
     def clean(self, value):
         return _reject_control_characters(super().clean(value))
+
+
+class AddressField(forms.EmailField):
+    """An email address in the project's one canonical form (accounts.addresses), look-alikes refused."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=254, **kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return address_normalize(value) if value else value
 
 
 class _PasswordPair(SetPasswordMixin):
@@ -47,7 +59,7 @@ class SignupForm(_PasswordPair, forms.Form):
     username = forms.CharField(
         max_length=150, validators=[UnicodeUsernameValidator()], help_text=_("Letters, digits and @/./+/-/_ only.")
     )
-    email = forms.EmailField(max_length=254)
+    email = AddressField()
     first_name = NameField(label=_("First name"))
     last_name = NameField(label=_("Last name"))
     preferred_language = forms.ChoiceField(
@@ -57,13 +69,10 @@ class SignupForm(_PasswordPair, forms.Form):
     password2 = forms.CharField(label=_("Password (again)"), strip=False, widget=forms.PasswordInput)
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"]
-        if User.objects.filter(username__iexact=username).exists():
+        username = User.normalize_username(self.cleaned_data["username"])
+        if User.objects.with_username(username).exists():
             raise forms.ValidationError(_("A user with that username already exists."), code="unique")
         return username
-
-    def clean_email(self) -> str:
-        return User.objects.normalize_email(self.cleaned_data["email"])
 
     def clean_preferred_language(self) -> str:
         return self.cleaned_data.get("preferred_language") or User.Language.ENGLISH
@@ -84,7 +93,7 @@ class SignupForm(_PasswordPair, forms.Form):
 class EmailAddressForm(forms.Form):
     """The single field of resend-verification and forgot-password."""
 
-    email = forms.EmailField(max_length=254)
+    email = AddressField()
 
 
 class SetPasswordForm(_PasswordPair, forms.Form):

@@ -5,13 +5,61 @@ SHA-256 hex digest is stored, so a copy of the database holds no usable link.
 """
 
 import hashlib
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from .addresses import address_normalize
+
+# The accounts that hold their address: verified, or active (made by an admin or
+# ``createsuperuser``, or verified before the verification date was recorded). An
+# inactive, never-verified account is a pending sign-up: it holds its username, not
+# its address, so a sign-up with a taken address and one with a free address can
+# leave the same row behind (see accounts.services.user_signup).
+HOLDS_ADDRESS = Q(email_verified_at__isnull=False) | Q(is_active=True)
+
+
+class UserQuerySet(models.QuerySet):
+    def with_address(self, address: str):
+        """Users whose address is ``address``, compared as the unique index does: LOWER(email).
+
+        ``address`` is normalised first (accounts.addresses); a refused address matches nobody.
+        """
+        try:
+            address = address_normalize(address)
+        except ValidationError:
+            return self.none()
+        return self.alias(email_lower=Lower("email")).filter(email_lower=address)
+
+    def with_username(self, username: str):
+        """Users named ``username``, compared as the unique index does: LOWER(username), after NFKC.
+
+        Not ``__iexact`` (UPPER), which folds ``ı`` onto ``I`` where the index does not.
+        """
+        name = unicodedata.normalize("NFKC", username or "")
+        return self.alias(username_lower=Lower("username")).filter(username_lower=Lower(Value(name)))
+
+    def holding_address(self):
+        """The accounts that own their address (HOLDS_ADDRESS): at most one per address."""
+        return self.filter(HOLDS_ADDRESS)
+
+    def pending(self):
+        """Pending sign-ups: inactive accounts whose address was never verified."""
+        return self.exclude(HOLDS_ADDRESS)
+
+
+class AccountManager(UserManager.from_queryset(UserQuerySet)):
+    @classmethod
+    def normalize_email(cls, email):
+        """Django's hook (create_user, User.clean): the project's one normalisation (accounts.addresses)."""
+        return address_normalize(email) if email else ""
 
 
 class User(AbstractUser):
@@ -23,12 +71,21 @@ class User(AbstractUser):
     preferred_language = models.CharField(max_length=5, choices=Language.choices, default=Language.ENGLISH)
     email_verified_at = models.DateTimeField(null=True, blank=True)
 
+    objects = AccountManager()
+
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            # One account holds an address; pending sign-ups may share it (see HOLDS_ADDRESS).
+            models.UniqueConstraint(Lower("email"), condition=HOLDS_ADDRESS, name="accounts_user_email_holder_ci_unique"),
             models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
         ]
+
+    def clean(self):
+        try:
+            super().clean()  # normalises the address through AccountManager.normalize_email
+        except ValidationError as error:
+            raise ValidationError({"email": error.messages}) from None
 
     @property
     def email_verified(self) -> bool:

@@ -18,10 +18,12 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from mailer import api as mail
 
+from .addresses import address_normalize
 from .models import AddressRequest, EmailVerification, PasswordResetToken, User
 from .tokens import new_token, token_hash
 
@@ -35,6 +37,14 @@ TEMPLATE_PASSWORD_CHANGED = "accounts/email/password_changed"
 
 
 def _user_context(user: User) -> dict:
+    """How an email greets its user: by the names the account chose, once its address is verified.
+
+    Until then the names are whatever a sign-up typed (150 characters each: a URL, a
+    phone number, an insult), and the inbox may be someone else's: an email to an
+    unverified address carries no text the requester chose.
+    """
+    if not user.email_verified:
+        return {}
     return {"first_name": user.first_name, "username": user.get_username()}
 
 
@@ -67,14 +77,16 @@ def _queue_verification(user: User) -> None:
     )
 
 
-def _queue_account_exists(user: User) -> None:
+def _queue_account_exists(holder: User) -> None:
+    # No greeting and nothing the sign-up typed: only the owner's own username,
+    # which the owner (or an admin) chose, to remind them of the account.
     mail.enqueue(
         template=TEMPLATE_ACCOUNT_EXISTS,
-        to=user.email,
-        language=user.preferred_language,
+        to=holder.email,
+        language=holder.preferred_language,
         priority=mail.Priority.HIGH,
         context={
-            **_user_context(user),
+            "username": holder.get_username(),
             "login_url": mail.site_url("accounts:login"),
             "forgot_url": mail.site_url("accounts:forgot-password"),
         },
@@ -90,40 +102,45 @@ def user_signup(
     first_name: str = "",
     last_name: str = "",
     preferred_language: str = User.Language.ENGLISH,
-) -> User | None:
-    """Create an inactive user and queue the verification email.
+) -> User:
+    """Create an inactive user (a pending sign-up) with a verification token; queue one email.
 
-    If the address already has an account, create nothing and queue an "account
-    already exists" email to that address instead; return None. The password is
-    hashed on both paths so that the two take the same time. Raises
-    ValidationError({"username": ...}) if the username was taken meanwhile.
+    The same rows whatever the address: a user row that holds the username (not the
+    address, see models.HOLDS_ADDRESS) and a verification token. Only the email
+    differs, and it goes to the address, not to whoever signed up: the verification
+    link if no account holds the address, else an "account already exists" email to
+    its owner (and that sign-up's token is never sent, so it can never be verified).
+    So whoever signed up sees the same afterwards either way: the login page says
+    "verify your email first" for the username and password, and the username is
+    taken for later sign-ups. Raises ValidationError({"username": ...}) if the
+    username was taken meanwhile.
     """
-    password_hash = make_password(password)
+    email = address_normalize(email)
+    user = User(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        preferred_language=preferred_language,
+        password=make_password(password),
+        is_active=False,
+    )
     with transaction.atomic():
-        existing = User.objects.filter(email__iexact=email).first()
-        if existing is None:
-            user = User(
-                username=username,
-                email=email,
-                first_name=first_name,
-                last_name=last_name,
-                preferred_language=preferred_language,
-                password=password_hash,
-                is_active=False,
-            )
-            try:
-                with transaction.atomic():
-                    user.save()
-            except IntegrityError:
-                # Lost a race with a concurrent sign-up: for the address or the username.
-                existing = User.objects.filter(email__iexact=email).first()
-                if existing is None:
-                    raise ValidationError({"username": "A user with that username already exists."}) from None
-            else:
-                _queue_verification(user)
-                return user
-        _queue_account_exists(existing)
-        return None
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            # Lost a race with a concurrent sign-up for the username (addresses of
+            # pending sign-ups are not unique).
+            raise ValidationError({"username": _("A user with that username already exists.")}) from None
+        holder = User.objects.holding_address().with_address(email).first()
+        if holder is None:
+            _queue_verification(user)
+        else:
+            # The same INSERT as the verification path, for a link nobody receives.
+            EmailVerification.objects.create(user=user, token_hash=token_hash(new_token()))
+            _queue_account_exists(holder)
+        return user
 
 
 class VerifyResult(enum.Enum):
@@ -137,7 +154,14 @@ class VerifyResult(enum.Enum):
 
 @sensitive_variables("token")
 def email_verify(*, token: uuid.UUID) -> VerifyResult:
-    """Activate the account whose verification token this is, and queue the welcome email."""
+    """Activate the account whose verification token this is, and queue the welcome email.
+
+    The account then holds its address, and the other pending sign-ups with that
+    address (a typo'd second try, or someone else's probe) are deleted, which frees
+    their usernames. If another account holds the address by now, nothing changes
+    and the answer is ALREADY_VERIFIED: the address has a verified account, which is
+    what whoever reads its inbox needs to know.
+    """
     with transaction.atomic():
         verification = (
             EmailVerification.objects.select_for_update()
@@ -153,11 +177,16 @@ def email_verify(*, token: uuid.UUID) -> VerifyResult:
         if verification.is_expired():
             return VerifyResult.EXPIRED
         now = timezone.now()
-        verification.verified_at = now
-        verification.save(update_fields=["verified_at"])
         user.is_active = True
         user.email_verified_at = now
-        user.save(update_fields=["is_active", "email_verified_at"])
+        try:
+            with transaction.atomic():
+                user.save(update_fields=["is_active", "email_verified_at"])
+        except IntegrityError:  # the address is held by another account (accounts_user_email_holder_ci_unique)
+            return VerifyResult.ALREADY_VERIFIED
+        verification.verified_at = now
+        verification.save(update_fields=["verified_at"])
+        User.objects.pending().with_address(user.email).exclude(pk=user.pk).delete()
         mail.enqueue(
             template=TEMPLATE_WELCOME,
             to=user.email,
@@ -168,16 +197,26 @@ def email_verify(*, token: uuid.UUID) -> VerifyResult:
         return VerifyResult.VERIFIED
 
 
-def verification_resend(*, email: str) -> None:
-    """Replace the unverified account's token with a new one and queue a new email.
+def _address_owner(email: str, *, lock: bool = False) -> User | None:
+    """The account an email to ``email`` is about: its holder, else its newest pending sign-up."""
+    users = User.objects.with_address(email)
+    if lock:
+        users = users.select_for_update()
+    return users.holding_address().first() or users.pending().order_by("-date_joined", "-pk").first()
 
-    Does nothing for unknown or verified addresses, or when the last verification
-    email of this address is younger than ACCOUNTS_RESEND_INTERVAL_SECONDS.
+
+def verification_resend(*, email: str) -> None:
+    """Replace the pending sign-up's token with a new one and queue a new email.
+
+    The newest pending sign-up of the address gets the link. Does nothing for
+    unknown addresses, for addresses that an account holds (verified, or active:
+    a pending sign-up next to one can never be verified), or when the last
+    verification email of this address is younger than ACCOUNTS_RESEND_INTERVAL_SECONDS.
     """
     with transaction.atomic():
         # The row lock serialises concurrent resends of one address.
-        user = User.objects.select_for_update().filter(email__iexact=email, email_verified_at__isnull=True).first()
-        if user is None:
+        user = _address_owner(email, lock=True)
+        if user is None or user.is_active or user.email_verified:
             return
         latest = user.email_verifications.order_by("-created_at").first()
         if latest and (timezone.now() - latest.created_at).total_seconds() < settings.ACCOUNTS_RESEND_INTERVAL_SECONDS:
@@ -187,11 +226,18 @@ def verification_resend(*, email: str) -> None:
 
 
 def password_reset_request(*, email: str) -> None:
-    """Queue a 24 h single-use reset link for the account of ``email``, if there is one."""
+    """Queue a 24 h single-use reset link for the account of ``email``, if there is one.
+
+    The account is the address's holder, else its newest pending sign-up (a
+    completed reset verifies it). A new link revokes the user's earlier ones (as a
+    resend does for verification): at most one reset link of a user is ever live.
+    """
     with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).first()
+        # The row lock serialises concurrent requests: exactly one link survives.
+        user = _address_owner(email, lock=True)
         if user is None:
             return
+        user.password_reset_tokens.filter(used_at__isnull=True).update(used_at=timezone.now())
         _queue_link_email(
             user,
             token_model=PasswordResetToken,
@@ -241,7 +287,14 @@ def password_reset_complete(*, token: uuid.UUID, password: str) -> User | None:
         if not user.email_verified:
             user.email_verified_at, user.is_active = now, True
             fields += ["email_verified_at", "is_active"]
-        user.save(update_fields=fields)
+        try:
+            with transaction.atomic():
+                user.save(update_fields=fields)
+        except IntegrityError:
+            # A pending sign-up's link, and another account took the address since: the link died.
+            return None
+        if "email_verified_at" in fields:
+            User.objects.pending().with_address(user.email).exclude(pk=user.pk).delete()
         PasswordResetToken.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
         mail.enqueue(
             template=TEMPLATE_PASSWORD_CHANGED,

@@ -1,5 +1,7 @@
 """Account pages. Each view validates a form, calls one service and redirects."""
 
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -11,7 +13,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
-from django_ratelimit.exceptions import Ratelimited
 
 from . import ratelimits, services
 from .forms import EmailAddressForm, LoginForm, SetPasswordForm, SignupForm
@@ -147,12 +148,13 @@ def reset_password(request, token):
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login view, with failed logins limited per IP and per username.
+    """Django's login view, under the failed-login limits of accounts.ratelimits.
 
-    Only failures count (a user who logs in at the first try spends nothing), and
-    the username's allowance is spent whether or not it exists, so the limit tells
-    nothing either. Past a limit every POST gets the 429 page, without a password
-    check: the right password included, until the window passes.
+    Per IP and per (IP, username): past either, 429 without a password check. Per
+    username: attempts slow down (the wait grows with the name's recent failures),
+    but the right password still logs in, from any IP that is not itself limited.
+    Only failures spend an allowance, and the username's is spent whether or not
+    it exists, so the limits tell nothing either.
     """
 
     form_class = LoginForm
@@ -160,12 +162,17 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        if ratelimits.login_blocked(request):
-            raise Ratelimited()
+        self.attempt = ratelimits.login_attempt_begin(request)  # raises Ratelimited past a limit
+        if self.attempt.delay:
+            time.sleep(self.attempt.delay)
         return super().post(request, *args, **kwargs)
 
+    def form_valid(self, form):
+        ratelimits.login_attempt_succeeded(self.attempt)
+        return super().form_valid(form)
+
     def form_invalid(self, form):
-        ratelimits.login_failed(self.request)
+        ratelimits.login_attempt_failed(self.request)
         return super().form_invalid(form)
 
 

@@ -168,9 +168,15 @@ RATELIMIT_EMAIL_FORM_ADDRESS = env.str("RATELIMIT_EMAIL_FORM_ADDRESS", default="
 # POSTs to emailed links (verify, reset): per IP, and per link (its token, hashed).
 RATELIMIT_LINK_FORM_IP = env.str("RATELIMIT_LINK_FORM_IP", default="20/h")
 RATELIMIT_LINK_FORM_LINK = env.str("RATELIMIT_LINK_FORM_LINK", default="10/h")
-# Failed logins (POST /auth/login/; the admin logs in there too): per IP, per username.
+# Failed logins (POST /auth/login/; the admin logs in there too): 429 past the limit
+# per IP or per (IP, username); per username only a slowdown, so that nobody can
+# lock an account out: past its limit each attempt on the name waits, doubling from
+# RATELIMIT_LOGIN_SLOWDOWN_SECONDS up to RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS.
 RATELIMIT_LOGIN_FAILURES_IP = env.str("RATELIMIT_LOGIN_FAILURES_IP", default="30/h")
+RATELIMIT_LOGIN_FAILURES_IP_USERNAME = env.str("RATELIMIT_LOGIN_FAILURES_IP_USERNAME", default="10/h")
 RATELIMIT_LOGIN_FAILURES_USERNAME = env.str("RATELIMIT_LOGIN_FAILURES_USERNAME", default="10/h")
+RATELIMIT_LOGIN_SLOWDOWN_SECONDS = env.float("RATELIMIT_LOGIN_SLOWDOWN_SECONDS", default=1.0)
+RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS = env.float("RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS", default=5.0)
 # The client's IP for the limits: REMOTE_ADDR, unless this many reverse proxies of ours
 # append to X-Forwarded-For (then the entry they wrote; see electnepal/client_ip.py).
 # Never more than the proxies really in front: a forged header would pick the IP.

@@ -50,17 +50,22 @@ def test_verify_on_get_when_configured(e2e, ses, settings):
 
 
 def test_signup_with_taken_address_looks_the_same_and_warns_the_owner(e2e, ses):
-    first = signup(Client(), username="sita")
-    wait_all_final()
+    client = Client()
+    first = signup(client, username="sita")
+    client.post(link_in(emails_to(ses, "sita@example.com", "Confirm your email")[0]))  # sita's account holds the address
     second = signup(Client(), username="impostor", email="SITA@example.com", first_name="Imp")
     for response in (first, second):
         assert response.status_code == 302 and response["Location"] == "/auth/login/"
     assert set(first.cookies) == set(second.cookies)
-    assert not User.objects.filter(username="impostor").exists()
+    # The impostor is a pending sign-up like any other, whose link nobody receives.
+    impostor = User.objects.get(username="impostor")
+    assert not impostor.is_active and not impostor.email_verified
     (warning,) = emails_to(ses, "sita@example.com", "You already have an account")
+    assert len(emails_to(ses, "sita@example.com", "Confirm your email")) == 1  # sita's own, before
     text = warning.get_body(("plain",)).get_content()
     assert "https://electnepal.test/auth/forgot-password/" in text
     assert "username: sita" in text
+    assert "Imp" not in text and "impostor" not in text
 
 
 def test_login_of_unverified_account_says_to_verify(e2e, ses):
@@ -138,10 +143,19 @@ def test_reset_kills_every_other_reset_link(e2e, ses):
     signup(Client())
     client = Client()
     client.post("/auth/forgot-password/", {"email": "sita@example.com"})
+    (first,) = (link_in(m) for m in emails_to(ses, "sita@example.com", "Reset your password"))
+    assert client.get(first).status_code == 200
+    # A new request revokes the earlier link at once, before any reset.
     client.post("/auth/forgot-password/", {"email": "sita@example.com"})
-    first, second = (link_in(m) for m in emails_to(ses, "sita@example.com", "Reset your password"))
-    client.post(second, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    (second,) = {link_in(m) for m in emails_to(ses, "sita@example.com", "Reset your password")} - {first}
     assert client.get(first)["Location"] == "/auth/forgot-password/"
+    assert client.get(second).status_code == 200
+    assert PasswordResetToken.objects.filter(used_at__isnull=True).count() == 1
+    # Completing a reset kills the link it used, and every other.
+    done = client.post(second, {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
+    assert done["Location"] == "/auth/login/"
+    for path in (first, second):
+        assert client.get(path)["Location"] == "/auth/forgot-password/"
     assert not PasswordResetToken.objects.filter(used_at__isnull=True).exists()
 
 
@@ -165,3 +179,38 @@ def test_verification_email_in_the_users_language(e2e, ses, language, subject):
     # Python's parser reads back with one leading space.
     assert message["Subject"].strip() == f"[ElectNepal] {subject}"
     assert Email.objects.get().language == language
+
+
+# What a sign-up types: a link, a phone number, an advert.
+CHOSEN = {"first_name": "Visit evil.example", "last_name": "Win a prize"}
+CHOSEN_TEXT = ("evil.example", "Win a prize", "9800000000", "9800000001")
+
+
+def parts(message) -> list[str]:
+    return [message["Subject"], message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()]
+
+
+@pytest.mark.parametrize("language", ["en", "ne"])
+def test_email_to_an_unverified_address_carries_no_text_the_requester_chose(e2e, ses, language):
+    from django.utils import timezone
+
+    owner = User(username="owner", email="owner@example.com", email_verified_at=timezone.now(), first_name="Gita")
+    owner.set_password(PASSWORD)
+    owner.save()
+    # The verification email of a new address; the "account exists" email of a taken one;
+    # a reset asked for a pending sign-up's address (the names are still the sign-up's).
+    signup(Client(), username="call-9800000000", email="fresh@example.com", preferred_language=language, **CHOSEN)
+    signup(Client(), username="call-9800000001", email="owner@example.com", preferred_language=language, **CHOSEN)
+    Client().post("/auth/forgot-password/", {"email": "fresh@example.com"})
+    messages = emails_to(ses, "fresh@example.com") + emails_to(ses, "owner@example.com")
+    assert sorted(Email.objects.values_list("template", flat=True)) == [
+        "accounts/email/account_exists", "accounts/email/password_reset", "accounts/email/verification",
+    ]
+    assert len(messages) == 3
+    for message in messages:
+        for part in parts(message):
+            for text in CHOSEN_TEXT:
+                assert text not in part, (message["Subject"], text)
+    # The owner is reminded of the account with the name the owner chose.
+    (exists,) = emails_to(ses, "owner@example.com")
+    assert "owner" in parts(exists)[1]

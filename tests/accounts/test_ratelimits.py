@@ -2,12 +2,15 @@
 
 Every limited form is driven through the same two checks: the IP limit (one IP,
 a new target each time) and the target limit (one target, a new IP each time,
-for an address that has an account and one that has none). Rates come from
+for an address that has an account and one that has none; a login's target is
+the (IP, username) pair, and a username alone only slows down: see the login tests). Rates come from
 settings, so each test sets a small one (``limits_on``), or uses the settings' own
 (``default_limits_on``); RATELIMIT_ENABLE=false turns them off. Which client IP a
 limit counts: tests/electnepal/test_client_ip.py.
 """
 
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +18,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.auth.hashers import get_hasher
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -82,8 +86,10 @@ FORMS = [
     Form("forgot", "RATELIMIT_EMAIL_FORM_IP", "RATELIMIT_EMAIL_FORM_ADDRESS"),
     Form("verify", "RATELIMIT_LINK_FORM_IP", "RATELIMIT_LINK_FORM_LINK"),
     Form("reset", "RATELIMIT_LINK_FORM_IP", "RATELIMIT_LINK_FORM_LINK"),
-    Form("login", "RATELIMIT_LOGIN_FAILURES_IP", "RATELIMIT_LOGIN_FAILURES_USERNAME"),
+    Form("login", "RATELIMIT_LOGIN_FAILURES_IP", "RATELIMIT_LOGIN_FAILURES_IP_USERNAME"),
 ]
+# Forms whose target limit holds across IPs (a username's only slows down: see the login tests).
+TARGET_FORMS = [form for form in FORMS if form.name != "login"]
 
 
 def one_target(form: Form, user: User, *, known: bool) -> str:
@@ -115,7 +121,7 @@ def test_per_ip_limit(limits_on, known_user, form):
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["with-account", "without-account"])
-@pytest.mark.parametrize("form", FORMS, ids=lambda f: f.name)
+@pytest.mark.parametrize("form", TARGET_FORMS, ids=lambda f: f.name)
 def test_per_target_limit_across_ips_whether_or_not_it_exists(limits_on, known_user, form, known):
     setattr(limits_on, form.target_setting, "3/h")
     target = one_target(form, known_user, known=known)
@@ -185,18 +191,85 @@ def test_limits_off_when_disabled_at_default_rates(db, settings):
 # --- Failed logins only ---------------------------------------------------------------
 
 
+def login(username: str, password: str, ip: str):
+    return Client(REMOTE_ADDR=ip).post("/auth/login/", {"username": username, "password": password})
+
+
 def test_only_failed_logins_count(limits_on, known_user):
-    limits_on.RATELIMIT_LOGIN_FAILURES_USERNAME = "2/h"
+    limits_on.RATELIMIT_LOGIN_FAILURES_IP_USERNAME = "2/h"
     for _ in range(4):  # successes spend nothing
-        assert Client(REMOTE_ADDR="203.0.113.5").post("/auth/login/", {"username": "known", "password": PASSWORD}).status_code == 302
+        assert login("known", PASSWORD, "203.0.113.5").status_code == 302
     for _ in range(2):
-        assert Client(REMOTE_ADDR="203.0.113.6").post("/auth/login/", {"username": "known", "password": "x"}).status_code == 200
-    # Past the limit even the right password is refused, and not checked at all.
+        assert login("known", "x", "203.0.113.5").status_code == 200
+    # Past the (IP, username) limit even the right password is refused from that IP, and not checked at all.
     hasher = type(get_hasher())
     with mock.patch.object(hasher, "encode", autospec=True, side_effect=hasher.encode) as encode:
-        blocked = Client(REMOTE_ADDR="203.0.113.7").post("/auth/login/", {"username": "KNOWN", "password": PASSWORD})
+        blocked = login("KNOWN", PASSWORD, "203.0.113.5")
     assert blocked.status_code == 429 and encode.call_count == 0
     assert not blocked.wsgi_request.user.is_authenticated
+    # Another name from that IP, and that name from another IP, are not affected.
+    assert login("someone", "x", "203.0.113.5").status_code == 200
+    assert login("known", PASSWORD, "203.0.113.6").status_code == 302
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["with-account", "without-account"])
+def test_per_ip_and_username_limit_whether_or_not_it_exists(limits_on, known_user, known):
+    limits_on.RATELIMIT_LOGIN_FAILURES_IP_USERNAME = "3/h"
+    name = "known" if known else "nobody"
+    codes = [login(name, "wrong-password", "203.0.113.10").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_nobody_can_lock_an_account_out(limits_on, known_user):
+    """An attacker's failures on a username, from many IPs, slow it down; the owner still logs in."""
+    limits_on.RATELIMIT_LOGIN_FAILURES_USERNAME = "3/h"
+    limits_on.RATELIMIT_LOGIN_SLOWDOWN_SECONDS = 0.2
+    limits_on.RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS = 0.4
+    for i in range(8):
+        assert login("known", f"guess-{i}", f"198.51.100.{i + 1}").status_code == 200
+    started = time.monotonic()
+    owner = login("known", PASSWORD, "192.0.2.200")
+    waited = time.monotonic() - started
+    assert owner.status_code == 302 and owner.wsgi_request.user.is_authenticated
+    # Slowed, not blocked: the wait doubled per failure past the limit, up to its cap.
+    assert 0.4 <= waited < 5
+    # Below the limit, nobody waits.
+    started = time.monotonic()
+    assert login("someone", "x", "192.0.2.201").status_code == 200
+    assert time.monotonic() - started < 0.2
+
+
+def concurrently(n: int, request) -> list[int]:
+    """Run ``request(i)`` in n threads released at once; return the status codes."""
+    barrier = threading.Barrier(n)
+    codes = [None] * n
+
+    def run(i):
+        barrier.wait()
+        try:
+            codes[i] = request(i).status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return codes
+
+
+@pytest.mark.parametrize("limit", ["RATELIMIT_LOGIN_FAILURES_IP", "RATELIMIT_LOGIN_FAILURES_IP_USERNAME"])
+def test_parallel_failures_do_not_overshoot_the_limit(transactional_db, limits_on, limit):
+    """Ten wrong passwords at once from one IP (to one name): exactly the limit gets a password check."""
+    setattr(limits_on, limit, "3/h")
+    hasher = type(get_hasher())
+    with mock.patch.object(hasher, "encode", autospec=True, side_effect=hasher.encode) as encode:
+        codes = concurrently(10, lambda i: login("target", f"guess-{i}", "203.0.113.20"))
+    assert sorted(codes) == [200] * 3 + [429] * 7
+    assert encode.call_count == 3
+    # The counter holds: the next attempt is refused too.
+    assert login("target", "guess", "203.0.113.20").status_code == 429
 
 
 def test_the_admin_logs_in_through_the_limited_form(limits_on, known_user):

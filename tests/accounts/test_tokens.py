@@ -7,6 +7,7 @@ queued (test_flows.py); tokens kept out of logs and exception reports
 Flower shows (tests/mailer/outbox/test_publish.py).
 """
 
+import hashlib
 import threading
 import uuid
 from datetime import timedelta
@@ -16,9 +17,11 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import EmailVerification, PasswordResetToken, User
 from accounts.tokens import new_token, token_hash
 from mailer.models import Email
+from mailer.outbox import secret_context
 from tests.support.accounts import PASSWORD, emails_to, link_in, reset_token, signup
 
 NEW_PASSWORD = "pokhara-lakeside-2083"
@@ -37,11 +40,30 @@ def token_for(model, user, age: timedelta) -> uuid.UUID:
     return token
 
 
+def _link_token(email: Email, link_name: str) -> uuid.UUID:
+    """The raw token of an email's link: it exists only in the email's encrypted secret context."""
+    return uuid.UUID(secret_context.decrypt(email.secret_context)[link_name].rstrip("/").rsplit("/", 1)[1])
+
+
 def test_token_has_122_random_bits_and_only_its_hash_is_stored(db):
-    token = new_token()
-    assert token.version == 4  # 122 of its 128 bits come from os.urandom
-    assert token_hash(token) == token_hash(str(token).upper()) and len(token_hash(token)) == 64
-    assert str(token) not in token_hash(token)
+    """The tokens the services really make and store: read back from the database."""
+    user = make_user(is_active=False)  # a pending sign-up: both links apply
+    services.password_reset_request(email=user.email)
+    services.password_reset_request(email=user.email)
+    services.verification_resend(email=user.email)
+    emails = list(Email.objects.order_by("pk"))
+    tokens = [_link_token(e, "reset_url") for e in emails[:2]] + [_link_token(emails[2], "verify_url")]
+    for token in tokens:
+        # UUIDv4, RFC 4122 variant: 122 of its 128 bits come from os.urandom.
+        assert token.version == 4 and token.variant == uuid.RFC_4122
+    assert len(set(tokens)) == 3
+    # What is stored is each token's SHA-256, and nothing else holds the token.
+    stored = list(PasswordResetToken.objects.order_by("pk").values_list("token_hash", flat=True))
+    stored += list(EmailVerification.objects.values_list("token_hash", flat=True))
+    assert stored == [hashlib.sha256(str(token).encode()).hexdigest() for token in tokens]
+    dump = _every_table_as_text()
+    for token in tokens:
+        assert str(token) not in dump and token.hex not in dump
 
 
 @pytest.mark.parametrize("age,verified", [(timedelta(hours=72) - timedelta(seconds=1), True), (timedelta(hours=72) + timedelta(seconds=1), False)])
