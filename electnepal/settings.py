@@ -35,6 +35,12 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Without DEBUG: no placeholder or weak SECRET_KEY, no http SITE_URL (electnepal/startup_checks.py).
+from electnepal.startup_checks import production_settings_require_safe  # noqa: E402
+
+production_settings_require_safe(
+    debug=DEBUG, secret_key=SECRET_KEY, secret_key_fallbacks=SECRET_KEY_FALLBACKS, site_url=SITE_URL
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
