@@ -203,9 +203,9 @@ AWS_SES_VERIFY_EVENT_SIGNATURES = True
 # The SNS topic ARNs SES publishes our events to, comma-separated. A valid signature
 # only proves that *some* SNS topic sent a message; empty refuses every notification (403).
 AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = env.list("SES_EVENTS_TOPIC_ARNS", default=[])
-# Hosts the signing certificate may come from (https, sub-domains included). An
-# amazonaws.com entry also requires SNS's own URL shape,
-# https://sns.<region>.amazonaws.com/SimpleNotificationService-<id>.pem.
+# The AWS partitions' domains the signing certificate may come from: exactly
+# https://sns.<region of the trusted topic>.<domain>/SimpleNotificationService-<id>.pem
+# (mailer.ses.signatures.certificate_url).
 AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = env.list(
     "SES_EVENTS_CERT_DOMAINS", default=["amazonaws.com", "amazonaws.com.cn"]
 )

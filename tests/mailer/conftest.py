@@ -56,14 +56,16 @@ def local_sns():
 
 @pytest.fixture
 def sns(local_sns, settings, monkeypatch):
-    """The view trusts the local SNS: its topic, its certificate host, its TLS CA."""
+    """The view trusts the local SNS's topic and TLS CA; SNS's host names lead to it.
+
+    The certificate host rule is production's (AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS is
+    left as settings.py makes it): the server answers as sns.us-east-1.amazonaws.com.
+    """
     local_sns.reset()
     signatures.clear_certificate_cache()
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(local_sns.ca_bundle))
+    local_sns.resolve_here(monkeypatch)
     settings.AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = [TOPIC_ARN]
-    # django-ses matches the last dot-separated labels of host:port against each
-    # domain, so the port is part of the trusted name here.
-    settings.AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = [local_sns.host]
     return local_sns
 
 
