@@ -43,13 +43,18 @@ production_settings_require_safe(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, whose site asks staff for a second factor (electnepal/admin_site.py).
+    "electnepal.admin_apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    # Two-factor for staff: TOTP devices and recovery codes (accounts/mfa/).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "mailer",
     "accounts",
     "candidates",
@@ -66,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
@@ -128,6 +135,8 @@ ACCOUNTS_RESEND_INTERVAL_SECONDS = env.int("ACCOUNTS_RESEND_INTERVAL_SECONDS", d
 # The nightly cleanup deletes accounts never verified after this many days, so the
 # address can sign up again (0 keeps them).
 ACCOUNTS_UNVERIFIED_USER_DAYS = env.int("ACCOUNTS_UNVERIFIED_USER_DAYS", default=30)
+# The name authenticator apps show next to the staff member's codes.
+OTP_TOTP_ISSUER = "ElectNepal"
 # Link scanners fetch every URL in an email; activation needs a POST unless this is on.
 VERIFY_EMAIL_ON_GET = env.bool("VERIFY_EMAIL_ON_GET", default=False)
 

@@ -15,13 +15,14 @@ from django.test import Client
 from accounts.models import User
 from mailer.ses import signatures
 from tests.support.metrics import TOKEN
+from tests.support.mfa import staff_login
 from tests.support.sns import TOPIC_ARN, LocalSNS
 
 
 @pytest.fixture
 def staff_client(client, db):
     admin = User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082")
-    client.force_login(admin)
+    staff_login(client, admin)
     return client
 
 
