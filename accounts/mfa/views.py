@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -106,8 +107,12 @@ def verify(request):
             _passed(request, device)
             if isinstance(device, StaticDevice):
                 left = device.token_set.count()
-                messages.warning(request, _("You used a recovery code; %(left)d are left. Set up two-factor again "
-                                            "to get new ones.") % {"left": left})
+                used = ngettext(
+                    "You used a recovery code; %(left)d is left. Turn two-factor off and on again to get new ones.",
+                    "You used a recovery code; %(left)d are left. Turn two-factor off and on again to get new ones.",
+                    left,
+                )
+                messages.warning(request, used % {"left": left})
             return redirect(_next_url(request))
         form.add_error("token", _("That code is not right."))
     return render(request, "accounts/mfa/verify.html", {"form": form, "next_url": _next_url(request)})
