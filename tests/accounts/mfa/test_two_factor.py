@@ -5,8 +5,10 @@ authenticator app computes them (tests/support/mfa.py).
 """
 
 import re
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -196,3 +198,15 @@ def test_turning_off_asks_for_the_second_factor_first(staff):
     client = password_login(staff)
     response = client.get("/auth/two-factor/disable/")
     assert response["Location"] == "/auth/two-factor/verify/?next=/auth/two-factor/disable/"
+
+
+def test_the_reset_command_lets_a_staff_member_set_up_again(staff):
+    client = Client()
+    staff_login(client, staff)
+    out = StringIO()
+    call_command("two_factor_reset", "asha", stdout=out)
+    assert "two-factor turned off for asha" in out.getvalue()
+    assert not TOTPDevice.objects.filter(user=staff).exists() and emails(DISABLED) == [(staff.email, "en")]
+    assert client.get("/admin/")["Location"] == "/auth/two-factor/setup/?next=%2Fadmin%2F"
+    with pytest.raises(CommandError, match="no user named 'nobody'"):
+        call_command("two_factor_reset", "nobody")
