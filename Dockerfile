@@ -25,8 +25,10 @@ RUN mkdir -p var logs && chown app:app var logs
 USER 10001:10001
 
 # Static files into var/static (STATIC_ROOT). Needs no database or Redis; the
-# throwaway key only lets settings import and is not used at run time.
-RUN SECRET_KEY=build-only DEBUG=false python manage.py collectstatic --noinput
+# throwaway key and URL only let settings import (they refuse placeholders without
+# DEBUG) and are not used at run time.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" SITE_URL=https://build.invalid \
+    DEBUG=false python manage.py collectstatic --noinput
 
 EXPOSE 8000
 # Worker processes: set WEB_CONCURRENCY (gunicorn reads it); default 1.

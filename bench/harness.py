@@ -11,6 +11,7 @@ sets the environment they read, so nothing here may load them at import time.
 """
 
 import functools
+import hashlib
 import json
 import os
 import shlex
@@ -28,12 +29,18 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 LOGS = ROOT / "var" / "bench-logs"
 
 
+# The benchmarks' key: derived (the same in every process of a run), and as long as the
+# settings ask for without DEBUG (electnepal/startup_checks.py).
+SECRET_KEY = hashlib.sha256(b"electnepal-bench:" + str(ROOT).encode()).hexdigest()
+
+
 def django_env(db_name: str, **settings: str) -> dict:
     """The environment a benchmark's Django runs in: its own database ``db_name``, no .env file, bench logs."""
     return {
         "DJANGO_SETTINGS_MODULE": "electnepal.settings",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
-        "SECRET_KEY": "bench-only",
+        "SECRET_KEY": SECRET_KEY,
+        "SITE_URL": "https://electnepal.test",
         "READ_DOT_ENV": "false",
         "LOG_DIR": str(LOGS),
         **settings,

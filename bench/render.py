@@ -8,6 +8,7 @@ Writes a markdown table to bench/results/render-<timestamp>.md and the console.
 """
 
 import argparse
+import hashlib
 import os
 import statistics
 import time
@@ -18,7 +19,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200, help="renders of each kind × language")
     args = parser.parse_args()
-    os.environ.update(DJANGO_SETTINGS_MODULE="electnepal.settings", SECRET_KEY="bench-only", READ_DOT_ENV="false",
+    # A derived key, as long as the settings ask for without DEBUG (electnepal/startup_checks.py).
+    key = hashlib.sha256(b"electnepal-bench:" + str(Path(__file__).resolve().parent.parent).encode()).hexdigest()
+    os.environ.update(DJANGO_SETTINGS_MODULE="electnepal.settings", SECRET_KEY=key, READ_DOT_ENV="false",
                       DATABASE_URL="sqlite://:memory:", SITE_URL="https://electnepal.test")
     import django
 

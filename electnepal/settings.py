@@ -35,15 +35,26 @@ SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Without DEBUG: no placeholder or weak SECRET_KEY, no http SITE_URL (electnepal/startup_checks.py).
+from electnepal.startup_checks import production_settings_require_safe  # noqa: E402
+
+production_settings_require_safe(
+    debug=DEBUG, secret_key=SECRET_KEY, secret_key_fallbacks=SECRET_KEY_FALLBACKS, site_url=SITE_URL
+)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, whose site asks staff for a second factor (electnepal/admin_site.py).
+    "electnepal.admin_apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    # Two-factor for staff: TOTP devices and recovery codes (accounts/mfa/).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "mailer",
     "accounts",
     "candidates",
@@ -60,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
@@ -122,6 +135,8 @@ ACCOUNTS_RESEND_INTERVAL_SECONDS = env.int("ACCOUNTS_RESEND_INTERVAL_SECONDS", d
 # The nightly cleanup deletes accounts never verified after this many days, so the
 # address can sign up again (0 keeps them).
 ACCOUNTS_UNVERIFIED_USER_DAYS = env.int("ACCOUNTS_UNVERIFIED_USER_DAYS", default=30)
+# The name authenticator apps show next to the staff member's codes.
+OTP_TOTP_ISSUER = "ElectNepal"
 # Link scanners fetch every URL in an email; activation needs a POST unless this is on.
 VERIFY_EMAIL_ON_GET = env.bool("VERIFY_EMAIL_ON_GET", default=False)
 
@@ -203,9 +218,9 @@ AWS_SES_VERIFY_EVENT_SIGNATURES = True
 # The SNS topic ARNs SES publishes our events to, comma-separated. A valid signature
 # only proves that *some* SNS topic sent a message; empty refuses every notification (403).
 AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = env.list("SES_EVENTS_TOPIC_ARNS", default=[])
-# Hosts the signing certificate may come from (https, sub-domains included). An
-# amazonaws.com entry also requires SNS's own URL shape,
-# https://sns.<region>.amazonaws.com/SimpleNotificationService-<id>.pem.
+# The AWS partitions' domains the signing certificate may come from: exactly
+# https://sns.<region of the trusted topic>.<domain>/SimpleNotificationService-<id>.pem
+# (mailer.ses.signatures.certificate_url).
 AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = env.list(
     "SES_EVENTS_CERT_DOMAINS", default=["amazonaws.com", "amazonaws.com.cn"]
 )

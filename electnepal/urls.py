@@ -11,6 +11,7 @@ from . import healthz
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("auth/two-factor/", include("accounts.mfa.urls")),
     path("auth/", include("accounts.urls")),
     path("candidates/", include("candidates.urls")),
     path("mailer/", include("mailer.urls")),

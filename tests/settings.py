@@ -4,12 +4,15 @@ Real PostgreSQL and Redis (database 15), as on production; only what the
 environment does not say is filled in here.
 """
 
+import hashlib
 import os
 
 os.environ["READ_DOT_ENV"] = "false"
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/electnepal")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
-os.environ.setdefault("SECRET_KEY", "tests-only-key")
+# Derived, not written here: as strong as electnepal/startup_checks.py asks without DEBUG,
+# and the same in every process the suite starts.
+os.environ.setdefault("SECRET_KEY", hashlib.sha256(b"electnepal-suite:" + os.path.abspath(__file__).encode()).hexdigest())
 os.environ.setdefault("SITE_URL", "https://electnepal.test")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,electnepal.test")
 os.environ.setdefault("RATELIMIT_ENABLE", "false")

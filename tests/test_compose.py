@@ -14,6 +14,7 @@ import base64
 import contextlib
 import os
 import re
+import secrets
 import shlex
 import signal
 import socket
@@ -234,7 +235,7 @@ def container_env(django_db_setup, private_redis, tmp_path_factory):
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
         DJANGO_SETTINGS_MODULE="electnepal.settings",
         READ_DOT_ENV="false",
-        SECRET_KEY="compose-test-only",
+        SECRET_KEY=settings.SECRET_KEY,
         DATABASE_URL=database.geturl(),  # the test database, migrated
         REDIS_URL=private_redis.url,
         LOG_DIR=str(tmp_path_factory.mktemp("container-logs")),
@@ -311,7 +312,8 @@ def test_worker_runs_and_answers_its_health_check(container_env, tmp_path):
 def test_flower_runs_behind_basic_auth_and_answers_its_health_check(container_env, tmp_path):
     port = str(free_port())
     argv = [part.replace("5555", port) for part in _argv(SERVICES["flower"]["command"])] + ["--address=127.0.0.1"]
-    env = {**container_env, "FLOWER_BASIC_AUTH": "ops:compose-test-password"}
+    credentials = "ops:" + secrets.token_urlsafe(16)  # made here: the repository holds no password
+    env = {**container_env, "FLOWER_BASIC_AUTH": credentials}
     check = _check_argv("flower", **{"5555": port})
     assert _health(check, env, "flower").returncode != 0
     with _running(argv, env, tmp_path / "flower.log") as process:
@@ -319,7 +321,7 @@ def test_flower_runs_behind_basic_auth_and_answers_its_health_check(container_en
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
         assert refused.value.code == 401
-        login = base64.b64encode(b"ops:compose-test-password").decode()
+        login = base64.b64encode(credentials.encode()).decode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Authorization": f"Basic {login}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200

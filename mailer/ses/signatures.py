@@ -1,10 +1,14 @@
 """Is an SNS message really from our topic? Shape, topic, signature, SubscribeURL.
 
 The webhook (``mailer.ses.webhook``) is django-ses's SESEventWebhookView; this module is
-what it calls to decide whether to believe a POST. django-ses 4.8 decides the
-trusted certificate host (``_get_cert_url``, setting AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS)
-and the canonical string SNS signs (``_get_bytes_to_sign``); ``SNSMessageVerifier``
-reuses both and replaces the rest, because django-ses:
+what it calls to decide whether to believe a POST. ``SNSMessageVerifier`` reuses
+django-ses 4.8's canonical string SNS signs (``_get_bytes_to_sign``) and replaces the
+rest, because django-ses:
+
+- trusts a certificate from any ``sns.<label>.amazonaws.com`` host, which includes
+  hosts that are not SNS's (``sns.s3.amazonaws.com``) and SNS in every region; here the
+  host is exactly ``sns.<region>.amazonaws.com`` for the region of the trusted topic
+  that the message names (``certificate_url``);
 
 - checks every signature with SHA1, while a topic set to SignatureVersion 2 (the
   one AWS recommends) signs with SHA256: such notifications would all be refused;
@@ -20,6 +24,7 @@ See https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.ht
 import base64
 import binascii
 import logging
+import re
 from urllib.parse import urlsplit
 
 import requests
@@ -38,6 +43,12 @@ SIGNATURE_HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
 # Every field SNS may put in a message is a string; anything else is not SNS.
 _ENVELOPE = ("Type", "MessageId", "TopicArn", "Timestamp", "Signature", "SignatureVersion", "SigningCertURL")
 _OPTIONAL = ("Message", "Subject", "SubscribeURL", "Token", "UnsubscribeURL")
+
+# The domain of SNS's hosts in each AWS partition (the second field of a topic ARN).
+# https://docs.aws.amazon.com/general/latest/gr/sns.html
+PARTITION_DOMAINS = {"aws": "amazonaws.com", "aws-us-gov": "amazonaws.com", "aws-cn": "amazonaws.com.cn"}
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+_CERT_PATH = re.compile(r"/SimpleNotificationService-[A-Za-z0-9]+\.pem")
 
 FETCH_TIMEOUT = 5.0  # seconds, for the certificate and the SubscribeURL
 _CACHE_SIZE = 32  # AWS signs with one certificate per region at a time
@@ -79,6 +90,48 @@ def trusted_topic(notification: dict) -> bool:
     return bool(trusted) and notification.get("TopicArn") in trusted
 
 
+def certificate_host(topic_arn: str) -> str:
+    """SNS's host in the region of ``topic_arn``, e.g. ``sns.ap-south-1.amazonaws.com``; "" if none.
+
+    "" for anything that is not an SNS topic ARN of a known partition, and for a
+    partition whose domain is not in AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS
+    (SES_EVENTS_CERT_DOMAINS).
+    """
+    fields = topic_arn.split(":")
+    if len(fields) != 6 or fields[0] != "arn" or fields[2] != "sns" or not _REGION.fullmatch(fields[3]):
+        return ""
+    domain = PARTITION_DOMAINS.get(fields[1], "")
+    if domain not in settings.AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS:
+        return ""
+    return f"sns.{fields[3]}.{domain}"
+
+
+def certificate_url(notification: dict) -> str:
+    """The message's SigningCertURL if the certificate may be downloaded from it, else "".
+
+    Only for a message from a trusted topic, and only
+    ``https://sns.<that topic's region>.<partition domain>/SimpleNotificationService-<id>.pem``
+    exactly: no other host (``sns.s3.amazonaws.com``, SNS of another region), no port,
+    user, query or fragment.
+    """
+    if not trusted_topic(notification):
+        return ""
+    host = certificate_host(notification["TopicArn"])
+    url = notification.get("SigningCertURL")
+    if not host or not isinstance(url, str):
+        return ""
+    parts = urlsplit(url)
+    if (
+        parts.scheme != "https"
+        or parts.netloc.lower() != host  # netloc: a user or a port would show here
+        or not _CERT_PATH.fullmatch(parts.path)
+        or parts.query
+        or parts.fragment
+    ):
+        return ""
+    return url
+
+
 class SNSMessageVerifier(EventMessageVerifier):
     """django-ses's verifier with SignatureVersion 2 and a safer certificate download."""
 
@@ -88,6 +141,10 @@ class SNSMessageVerifier(EventMessageVerifier):
         if self._verified is None:
             self._verified = self._check()
         return self._verified
+
+    def _get_cert_url(self) -> str | None:
+        # django-ses's own rule is too loose (see the module's docstring).
+        return certificate_url(self._data) or None
 
     def _check(self) -> bool:
         algorithm = SIGNATURE_HASHES.get(self._data.get("SignatureVersion"))
@@ -112,11 +169,8 @@ class SNSMessageVerifier(EventMessageVerifier):
 
     @property
     def certificate(self) -> x509.Certificate | None:
-        """The signing certificate, downloaded over verified HTTPS from a trusted host.
-
-        ``_get_cert_url`` (django-ses) returns None unless the URL is https on a
-        domain of AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS (for amazonaws.com, SNS's own
-        certificate URL shape). Only successful downloads are cached.
+        """The signing certificate, downloaded over verified HTTPS from SNS's host in the
+        region of the trusted topic (``certificate_url``). Only successful downloads are cached.
         """
         url = self._get_cert_url()
         if not url:
@@ -147,13 +201,13 @@ def verified(notification: dict) -> bool:
 def subscribe_url(notification: dict) -> str:
     """The SubscribeURL if it may be fetched, else "".
 
-    It must be https on the very host (and port) of the SigningCertURL, which
-    passed the trusted-domain check and signed this message; for AWS both are
-    ``sns.<region>.amazonaws.com``. Anything else (another scheme, another host)
-    would let a message make this server fetch an arbitrary URL.
+    It must be https on the very host of the SigningCertURL, which passed
+    ``certificate_url`` (``sns.<the topic's region>.amazonaws.com``) and signed this
+    message. Anything else (another scheme, another host) would let a message make
+    this server fetch an arbitrary URL.
     """
     url = notification.get("SubscribeURL") or ""
-    cert_url = SNSMessageVerifier(notification)._get_cert_url()
+    cert_url = certificate_url(notification)
     if not cert_url:
         return ""
     target, signer = urlsplit(url), urlsplit(cert_url)

@@ -26,6 +26,7 @@ from accounts.models import EmailVerification, PasswordResetToken, User
 from accounts.tokens import token_hash
 from mailer.models import Email
 from tests.support.accounts import PASSWORD, handle_address_requests, signup
+from tests.support.mfa import pass_two_factor
 from tests.support.production import production_settings
 
 
@@ -282,6 +283,9 @@ def test_the_admin_logs_in_through_the_limited_form(limits_on, known_user):
     staff = User.objects.create_user("boss", "boss@example.com", PASSWORD, is_staff=True, email_verified_at=timezone.now())
     client = Client(REMOTE_ADDR="203.0.113.9")
     assert client.post("/auth/login/?next=/admin/", {"username": "boss", "password": PASSWORD, "next": "/admin/"})["Location"] == "/admin/"
+    # The password alone does not open the admin: the second factor comes first (accounts/mfa/).
+    assert client.get("/admin/")["Location"] == "/auth/two-factor/setup/?next=%2Fadmin%2F"
+    pass_two_factor(client, staff)
     assert client.get("/admin/").status_code == 200
     assert client.get("/admin/login/")["Location"] == "/admin/"
     client.force_login(known_user)  # signed in, not staff

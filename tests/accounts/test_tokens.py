@@ -23,6 +23,7 @@ from accounts.tokens import new_token, token_hash
 from mailer.models import Email
 from mailer.outbox import secret_context
 from tests.support.accounts import PASSWORD, emails_to, link_in, reset_token, signup
+from tests.support.mfa import staff_login
 
 NEW_PASSWORD = "pokhara-lakeside-2083"
 
@@ -168,7 +169,7 @@ def test_the_admin_password_form_kills_outstanding_reset_links(user):
     token = reset_token(user)
     staff = User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
     client = Client()
-    client.force_login(staff)
+    staff_login(client, staff)
     response = client.post(
         f"/admin/accounts/user/{user.pk}/password/",
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},

@@ -1,6 +1,7 @@
 """Steps the browser tests share."""
 
 from tests.support.candidates import PASSWORD
+from tests.support.mfa import code_now
 
 
 def log_in(page, user, *, start: str = "/auth/login/") -> None:
@@ -11,3 +12,12 @@ def log_in(page, user, *, start: str = "/auth/login/") -> None:
     with page.expect_navigation():
         page.press("input[name=password]", "Enter")
     assert "/login/" not in page.url, f"still on the login page: {page.url}"
+
+
+def pass_two_factor(page, device) -> None:
+    """On /auth/two-factor/verify/, enter the code ``device``'s app shows now."""
+    assert "/auth/two-factor/verify/" in page.url, page.url
+    page.fill("input[name=token]", code_now(device))
+    with page.expect_navigation():
+        page.press("input[name=token]", "Enter")
+    assert "/auth/two-factor/" not in page.url, f"still on the two-factor page: {page.url}"

@@ -14,8 +14,9 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from accounts.models import EmailVerification, PasswordResetToken
 from accounts.tokens import token_hash
 from mailer.rendering import samples
-from tests.browser.helpers import log_in
+from tests.browser.helpers import log_in, pass_two_factor
 from tests.support.candidates import make_user
+from tests.support.mfa import authenticator
 
 SITE_BLUE = "rgb(0, 56, 147)"  # header background in electnepal/static/electnepal/site.css
 
@@ -42,8 +43,10 @@ def test_admin_pages_work_under_the_policy(new_page):
     staff = make_user("boss", staff=True, is_superuser=True)
     every, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
     task = PeriodicTask.objects.create(name="demo", task="mailer.sweep", interval=every)
+    device = authenticator(staff)
     page = new_page()
     log_in(page, staff, start="/admin/")  # /admin/login/ sends staff to /auth/login/
+    pass_two_factor(page, device)  # then to /auth/two-factor/verify/
     assert page.url.endswith("/admin/"), page.url
     # The admin's own stylesheet applied (its header bar is not the browser's default).
     assert style_of(page, "#header", "display") == "flex"

@@ -7,6 +7,7 @@ from candidates.models import Candidate
 from mailer.models import Email
 from tests.support.accounts import wait_all_final
 from tests.support.candidates import complete_wizard, logged_in, make_user, step3
+from tests.support.mfa import pass_two_factor
 
 CHANGELIST = "/admin/candidates/candidate/"
 NOTES = 'Photo unclear. <b>Upload a new one</b> & check the ward <script>alert("x")</script>'
@@ -21,7 +22,9 @@ def submitted(username: str, **user) -> Candidate:
 @pytest.fixture
 def admin_client(db):
     admin = make_user("reviewer", staff=True, is_superuser=True)
-    return logged_in(admin), admin
+    client = logged_in(admin)
+    pass_two_factor(client, admin)
+    return client, admin
 
 
 def act(client, action: str, candidates, **extra):

@@ -5,12 +5,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from mailer.models import Email, Suppression
+from tests.support.mfa import staff_login
 
 
 @pytest.fixture
 def staff_client(client, db):
     admin = User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082")
-    client.force_login(admin)
+    staff_login(client, admin)
     Email.objects.create(template="accounts/email/welcome", to="a@example.com", next_attempt_at=timezone.now())
     Suppression.objects.create(address="b@example.com")
     return client

@@ -17,6 +17,7 @@ from accounts.models import EmailVerification, PasswordResetToken, User
 from accounts.tokens import token_hash
 from mailer.rendering import samples
 from tests.support.accounts import PASSWORD
+from tests.support.mfa import staff_login
 from tests.support.pages import admin_pages
 
 
@@ -70,7 +71,7 @@ def assert_safe_page(response):
 def staff_client(db):
     staff = User.objects.create_superuser("admin", "admin@example.com", PASSWORD, email_verified_at=timezone.now())
     client = Client()
-    client.force_login(staff)
+    staff_login(client, staff)
     return client
 
 

@@ -15,13 +15,14 @@ from django.test import Client
 from accounts.models import User
 from mailer.ses import signatures
 from tests.support.metrics import TOKEN
+from tests.support.mfa import staff_login
 from tests.support.sns import TOPIC_ARN, LocalSNS
 
 
 @pytest.fixture
 def staff_client(client, db):
     admin = User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082")
-    client.force_login(admin)
+    staff_login(client, admin)
     return client
 
 
@@ -56,14 +57,16 @@ def local_sns():
 
 @pytest.fixture
 def sns(local_sns, settings, monkeypatch):
-    """The view trusts the local SNS: its topic, its certificate host, its TLS CA."""
+    """The view trusts the local SNS's topic and TLS CA; SNS's host names lead to it.
+
+    The certificate host rule is production's (AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS is
+    left as settings.py makes it): the server answers as sns.us-east-1.amazonaws.com.
+    """
     local_sns.reset()
     signatures.clear_certificate_cache()
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(local_sns.ca_bundle))
+    local_sns.resolve_here(monkeypatch)
     settings.AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = [TOPIC_ARN]
-    # django-ses matches the last dot-separated labels of host:port against each
-    # domain, so the port is part of the trusted name here.
-    settings.AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = [local_sns.host]
     return local_sns
 
 

@@ -8,6 +8,7 @@ import pytest
 from accounts.models import User
 from mailer.models import Email, EmailEvent
 from tests.support.email_log import change_url, html_url, make_row, send_again_url
+from tests.support.mfa import staff_login
 from tests.support.ses_events import post, sent_email, ses_message
 
 Status = Email.Status
@@ -63,7 +64,7 @@ def test_staff_see_events_read_only_and_delivery_status_in_the_email_log(sns, we
     email = sent_email(to="listed@example.com")
     notification = sns.notification(ses_message("Bounce", message_id=email.message_id, to=email.to))
     assert post(webhook, notification).status_code == 200
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082"))
+    staff_login(client, User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082"))
     event = EmailEvent.objects.get()
     listing = client.get("/admin/mailer/emailevent/")
     assert listing.status_code == 200 and b"listed@example.com" in listing.content

@@ -21,7 +21,7 @@ def clean_env(**extra) -> dict:
 
 def production_settings(*names: str, **env) -> dict:
     """Setting values as electnepal.settings computes them with DEBUG=false and ``env``."""
-    env = {"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(64), **env}
+    env = {"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(64), "SITE_URL": "https://electnepal.example.org", **env}
     script = (
         "import json, sys; import electnepal.settings as s; "
         "print(json.dumps({n: getattr(s, n, None) for n in sys.argv[1:]}, default=repr))"

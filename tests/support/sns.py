@@ -6,14 +6,21 @@ real HTTPS, the signing certificate and the SubscribeURL.
   SNS's canonical string, written here from the AWS documentation rather than
   borrowed from the code under test:
   https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html
-- The HTTPS server presents a certificate for ``localhost`` and ``127.0.0.1``
-  issued by a throwaway CA (``ca_bundle``, to be trusted through REQUESTS_CA_BUNDLE),
-  and records every request it gets (``requests``).
+- The HTTPS server listens on 127.0.0.1 and presents a certificate for SNS's real
+  host of the topic's region, ``sns.us-east-1.amazonaws.com``, and for look-alikes
+  (``LOOKALIKE_HOSTS``), issued by a throwaway CA (``ca_bundle``, to be trusted through
+  REQUESTS_CA_BUNDLE); it records every request it gets (``requests``).
+- ``resolve_here(monkeypatch)`` makes those names resolve to it, on any port, in this
+  process: the code under test builds and checks the real URLs, and requests connects,
+  sends SNI and verifies the certificate for the real name. Only DNS is stood in for,
+  so a host rule that let a look-alike through would download a certificate that
+  verifies, and the tests would see it.
 """
 
 import base64
 import datetime
 import ipaddress
+import socket
 import ssl
 import tempfile
 import threading
@@ -28,6 +35,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:electnepal-ses-events"
+# SNS's certificate host for TOPIC_ARN, and names the local server also answers to (with
+# a valid certificate) although no certificate may be taken from them.
+SNS_HOST = "sns.us-east-1.amazonaws.com"
+LOOKALIKE_HOSTS = (
+    "sns.s3.amazonaws.com",  # not SNS at all: S3 serves anyone's files under *.s3.amazonaws.com
+    "sns.eu-west-1.amazonaws.com",  # SNS, another region than the topic's
+    "sns.us-east-1.amazonaws.com.cn",  # another partition
+    "sns.us-east-1.amazonaws.com.evil.example",
+    "evil.example",
+)
 CERT_PATH = "/SimpleNotificationService-0123456789abcdef0123456789abcdef.pem"
 OTHER_CERT_PATH = "/SimpleNotificationService-fedcba9876543210fedcba9876543210.pem"
 CONFIRM_PATH = "/confirm"
@@ -97,7 +114,8 @@ class LocalSNS:
         # TLS: a CA and the server certificate it issued.
         ca_key, server_key = _key(), _key()
         ca = _certificate("Local SNS test CA", ca_key, ca=True)
-        server = _certificate("localhost", server_key, issuer=ca, issuer_key=ca_key, hosts=("localhost", "127.0.0.1"))
+        self.names = (SNS_HOST, *LOOKALIKE_HOSTS)
+        server = _certificate(SNS_HOST, server_key, issuer=ca, issuer_key=ca_key, hosts=(*self.names, "127.0.0.1"))
         self.ca_bundle = Path(self._dir.name) / "ca.pem"
         self.ca_bundle.write_bytes(_pem(ca))
         tls_pem = Path(self._dir.name) / "server.pem"
@@ -118,8 +136,9 @@ class LocalSNS:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_port
-        # The trusted host in the tests; 127.0.0.1:<port> is the same server under a foreign name.
-        self.host = f"localhost:{self.port}"
+        # SNS's host for TOPIC_ARN (resolve_here sends it to this server, whatever the port);
+        # 127.0.0.1:<port> and LOOKALIKE_HOSTS are the same server under names not to be trusted.
+        self.host = SNS_HOST
         self.cert_url = f"https://{self.host}{CERT_PATH}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -148,6 +167,18 @@ class LocalSNS:
                 pass
 
         return Handler
+
+    def resolve_here(self, monkeypatch) -> None:
+        """Make ``self.names`` resolve to this server (any port) in this process, for one test."""
+        real = socket.getaddrinfo
+        names, port = {n.lower() for n in self.names}, self.port
+
+        def getaddrinfo(host, _port, *args, **kwargs):
+            if isinstance(host, str) and host.lower() in names:
+                return real("127.0.0.1", port, *args, **kwargs)
+            return real(host, _port, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
     def start(self) -> "LocalSNS":
         self._thread.start()

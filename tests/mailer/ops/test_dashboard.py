@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from mailer.ops import aggregates, dashboard
+from tests.support.mfa import staff_login
 
 URL = "/admin/mailer/dashboard/"
 
@@ -21,7 +22,7 @@ def test_bars_stack_to_the_peak(rows):
 
 
 def test_staff_see_the_figures_and_the_chart(rows, client):
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082"))
+    staff_login(client, User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082"))
     page = client.get(URL)
     assert page.status_code == 200
     html = page.content.decode()

@@ -26,6 +26,7 @@ from tests.support.email_log import (
     send_again_url,
     wait_final,
 )
+from tests.support.mfa import staff_login
 
 Status = Email.Status
 
@@ -125,7 +126,7 @@ def test_send_again_url_takes_post_only(staff_client):
 def test_staff_who_may_only_view_cannot_send_again(client, db):
     viewer = User.objects.create_user("viewer", "viewer@example.com", "viewer-pass-2082", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_email"))
-    client.force_login(viewer)
+    staff_login(client, viewer)
     email = make_row()
     page = client.get(change_url(email))
     assert page.status_code == 200 and b'id="send-again' not in page.content

@@ -5,6 +5,7 @@ default); the race between workers for the same rows is here too.
 """
 
 import json
+import secrets
 import subprocess
 import sys
 import threading
@@ -256,8 +257,8 @@ print(json.dumps({"order": [e.priority for e in first], "context": first[1].cont
 
 def test_the_claim_works_on_sqlite(tmp_path):
     """``make run`` and a fresh checkout use SQLite: RETURNING needs SQLite 3.35 or newer."""
-    env = {"DJANGO_SETTINGS_MODULE": "electnepal.settings", "READ_DOT_ENV": "false", "SECRET_KEY": "tests-only-key",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "LOG_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    env = {"DJANGO_SETTINGS_MODULE": "electnepal.settings", "READ_DOT_ENV": "false", "SECRET_KEY": secrets.token_urlsafe(50),
+           "SITE_URL": "https://electnepal.test", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "LOG_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + SQLITE_SCRIPT], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,14 +1,17 @@
 """Whether to believe a POST (mailer.ses.signatures): signature, certificate host, topic, SubscribeURL.
 
 Messages are signed as SNS signs them (tests/support/sns.py); the certificate is
-fetched over real HTTPS from a local server the settings trust.
+fetched over real HTTPS from a local server that answers, with a valid certificate,
+as SNS's real host for the topic's region and as look-alikes of it; the host rule is
+the one production runs.
 """
 
 import pytest
+import requests
 
 from mailer.ses import signatures
 from tests.support.ses_events import post, sent_email, ses_message, state
-from tests.support.sns import CERT_PATH, CONFIRM_PATH
+from tests.support.sns import CERT_PATH, CONFIRM_PATH, LOOKALIKE_HOSTS, TOPIC_ARN
 
 
 # --- what is refused ------------------------------------------------------------------
@@ -59,6 +62,15 @@ def _foreign_certificate_host(sns, email):
     return sns.notification(message, cert_url=f"https://127.0.0.1:{sns.port}{CERT_PATH}")
 
 
+def _certificate_from(host):
+    def forge(sns, email):
+        message = ses_message("Bounce", message_id=email.message_id, to=email.to)
+        return sns.notification(message, cert_url=f"https://{host.format(port=sns.port)}{CERT_PATH}")
+
+    forge.__name__ = f"_certificate_from[{host}]"
+    return forge
+
+
 def _missing_certificate(sns, email):
     message = ses_message("Bounce", message_id=email.message_id, to=email.to)
     return sns.notification(message, cert_url=f"https://{sns.host}/SimpleNotificationService-missing.pem")
@@ -86,6 +98,12 @@ def _unknown_type(sns, email):
         (_garbage_signature, 400, False),
         (_http_certificate, 400, False),
         (_foreign_certificate_host, 400, False),
+        # The same server and certificate under names that look like SNS's (sns.<label>.amazonaws.com
+        # included), under SNS's host with a port or a user, or from its other ports.
+        *[(_certificate_from(host), 400, False) for host in LOOKALIKE_HOSTS],
+        (_certificate_from("sns.us-east-1.amazonaws.com:{port}"), 400, False),
+        (_certificate_from("sns.us-east-1.amazonaws.com:443"), 400, False),
+        (_certificate_from("someone@sns.us-east-1.amazonaws.com"), 400, False),
         (_missing_certificate, 400, True),
         (_wrong_topic, 403, False),
         (_unknown_type, 400, False),
@@ -152,3 +170,65 @@ def test_a_subscribe_url_must_be_https_on_the_signing_host(sns, template, truste
     if not url:
         del confirmation["SubscribeURL"]
     assert signatures.subscribe_url(confirmation) == (url if trusted else "")
+
+
+def test_the_look_alike_hosts_would_serve_a_certificate_that_verifies(sns):
+    # What makes the refusals above mean something: under each look-alike name the
+    # local server answers over verified TLS with SNS's own signing certificate.
+    for host in LOOKALIKE_HOSTS:
+        response = requests.get(f"https://{host}{CERT_PATH}", timeout=5)
+        assert response.status_code == 200 and response.content == sns.files[CERT_PATH]
+
+
+@pytest.mark.django_db
+def test_a_notification_signed_from_the_topics_region_is_accepted(sns, webhook):
+    email = sent_email()
+    notification = sns.notification(ses_message("Bounce", message_id=email.message_id, to=email.to))
+    assert notification["SigningCertURL"].startswith("https://sns.us-east-1.amazonaws.com/")
+    assert post(webhook, notification).status_code == 200
+    assert [r.host for r in sns.hits(CERT_PATH)] == ["sns.us-east-1.amazonaws.com"]
+    assert state()[1] == [(email.to, "bounce")]
+
+
+# --- the certificate host rule, against real AWS names ----------------------------------
+
+PEM = "/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem"
+
+
+@pytest.mark.parametrize(
+    "topic, url, trusted",
+    [
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://sns.ap-south-1.amazonaws.com{PEM}", True),
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://SNS.AP-SOUTH-1.AMAZONAWS.COM{PEM}", True),
+        ("arn:aws:sns:us-gov-west-1:123456789012:t", f"https://sns.us-gov-west-1.amazonaws.com{PEM}", True),
+        ("arn:aws-cn:sns:cn-north-1:123456789012:t", f"https://sns.cn-north-1.amazonaws.com.cn{PEM}", True),
+        # django-ses's rule (sns.<label>.amazonaws.com) takes each of these:
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://sns.s3.amazonaws.com{PEM}", False),
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://sns.us-east-1.amazonaws.com{PEM}", False),
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://sns.ap-south-1.amazonaws.com.cn{PEM}", False),
+        ("arn:aws-cn:sns:cn-north-1:123456789012:t", f"https://sns.cn-north-1.amazonaws.com{PEM}", False),
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://sns.ap-south-1.amazonaws.com:8443{PEM}", False),
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://x@sns.ap-south-1.amazonaws.com{PEM}", False),
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"http://sns.ap-south-1.amazonaws.com{PEM}", False),
+        ("arn:aws:sns:ap-south-1:123456789012:t", "https://sns.ap-south-1.amazonaws.com/evil.pem", False),
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://sns.ap-south-1.amazonaws.com{PEM}?x=1", False),
+        ("arn:aws:sns:ap-south-1:123456789012:t", f"https://sns.ap-south-1.amazonaws.com/a{PEM}", False),
+        # An ARN whose "region" is a host fragment, or of an unknown partition or service.
+        ("arn:aws:sns:s3:123456789012:t", f"https://sns.s3.amazonaws.com{PEM}", False),
+        ("arn:aws-iso:sns:us-iso-east-1:123456789012:t", f"https://sns.us-iso-east-1.c2s.ic.gov{PEM}", False),
+        ("arn:aws:sqs:ap-south-1:123456789012:t", f"https://sns.ap-south-1.amazonaws.com{PEM}", False),
+    ],
+)
+def test_the_certificate_host_is_sns_in_the_region_of_the_trusted_topic(settings, topic, url, trusted):
+    settings.AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = [topic]
+    assert signatures.certificate_url({"TopicArn": topic, "SigningCertURL": url}) == (url if trusted else "")
+
+
+def test_no_certificate_host_for_an_untrusted_topic_or_an_untrusted_partition(settings):
+    message = {"TopicArn": TOPIC_ARN, "SigningCertURL": f"https://sns.us-east-1.amazonaws.com{PEM}"}
+    settings.AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = ["arn:aws:sns:us-east-1:123456789012:another-topic"]
+    assert signatures.certificate_url(message) == ""
+    settings.AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = [TOPIC_ARN]
+    assert signatures.certificate_url(message) == message["SigningCertURL"]
+    settings.AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = ["amazonaws.com.cn"]  # China only
+    assert signatures.certificate_url(message) == ""
