@@ -160,7 +160,9 @@ def _denied(request: HttpRequest) -> HttpResponse | None:
         return None
     try:
         user = request.user
-        if user.is_active and user.is_staff:
+        # Staff whose session passed the second factor (django-otp's middleware adds is_verified).
+        verified = getattr(user, "is_verified", None)
+        if user.is_active and user.is_staff and callable(verified) and verified():
             return None
         authenticated = user.is_authenticated
     except DatabaseError:

@@ -1,6 +1,10 @@
-"""``/mailer/preview/``: staff see every kind of email in every language, rendered from its samples."""
+"""``/mailer/preview/``: staff see every kind of email in every language, rendered from its samples.
 
-from django.contrib.admin.views.decorators import staff_member_required
+Guarded as every admin page is (``admin.site.admin_view``): staff only, and only
+after the second factor when the site requires one (the project's admin site does).
+"""
+
+from django.contrib import admin
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -14,6 +18,11 @@ from . import samples
 EMAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 
 
+def admin_page(view):
+    """``view`` behind the default admin site's own guard (login, staff, second factor)."""
+    return admin.site.admin_view(view)
+
+
 def _rendered(template: str, language: str):
     if template not in samples.kinds() or language not in samples.languages_of(template):
         raise Http404("No such email.")
@@ -21,7 +30,7 @@ def _rendered(template: str, language: str):
 
 
 @require_GET
-@staff_member_required
+@admin_page
 def preview_index(request):
     """Every kind of email, with the languages it is written in."""
     rows = [
@@ -31,7 +40,7 @@ def preview_index(request):
 
 
 @require_GET
-@staff_member_required
+@admin_page
 def preview_detail(request, template: str, language: str):
     """One kind in one language: subject, text and the HTML in a sandboxed frame; 404 for an unknown one."""
     email = _rendered(template, language)
@@ -44,7 +53,7 @@ def preview_detail(request, template: str, language: str):
 
 
 @require_GET
-@staff_member_required
+@admin_page
 @xframe_options_sameorigin
 def preview_html(request, template: str, language: str):
     """The HTML part alone, for the frame, under EMAIL_CSP."""

@@ -17,8 +17,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from mailer.rendering import samples
-from tests.browser.helpers import log_in
+from tests.browser.helpers import log_in, pass_two_factor
 from tests.support.candidates import make_user
+from tests.support.mfa import authenticator
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 WIDTHS = (360, 800)
@@ -44,8 +45,10 @@ def every_email() -> list[tuple[str, str]]:
 def staff_page(new_page):
     """A page logged in as a staff superuser, through /admin/login/ and the form it leads to."""
     admin = make_user("admin", staff=True, is_superuser=True)
+    device = authenticator(admin)
     page = new_page(width=800)
     log_in(page, admin, start="/admin/login/?next=" + reverse("mailer:preview-index"))
+    pass_two_factor(page, device)  # previews are guarded as the admin is
     assert page.url.endswith(reverse("mailer:preview-index"))
     return page
 

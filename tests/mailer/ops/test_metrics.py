@@ -113,10 +113,21 @@ def test_a_user_who_is_not_staff_gets_403(db, client, django_user_model):
     assert "electnepal_mailer" not in response.content.decode()
 
 
+def test_staff_without_the_second_factor_get_403(db, client, django_user_model, settings):
+    settings.MAILER_METRICS_TOKEN = ""
+    staff = django_user_model.objects.create_user("asha", "asha@example.com", "pw-long-enough-2082", is_staff=True)
+    client.force_login(staff)  # password only
+    response = client.get(URL)
+    assert response.status_code == 403
+    assert "electnepal_mailer" not in response.content.decode()
+
+
 def test_staff_session_gets_the_metrics(db, client, django_user_model, settings):
+    from tests.support.mfa import staff_login
+
     settings.MAILER_METRICS_TOKEN = ""  # no token configured: staff only
     staff = django_user_model.objects.create_user("asha", "asha@example.com", "pw-long-enough-2082", is_staff=True)
-    client.force_login(staff)
+    staff_login(client, staff)
     response = client.get(URL)
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")

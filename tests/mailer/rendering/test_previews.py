@@ -7,13 +7,14 @@ from accounts.models import User
 from mailer import api as mail
 from mailer.rendering import previews, samples
 from mailer.outbox.message import build_message
+from tests.support.mfa import staff_login
 
 INDEX = "/mailer/preview/"
 
 
 @pytest.fixture
 def staff(client, db):
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082"))
+    staff_login(client, User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082"))
     return client
 
 
@@ -63,3 +64,10 @@ def test_staff_only(client, db, path):
     client.force_login(User.objects.create_user("voter", "voter@example.com", "voter-pass-2082"))
     response = client.get(path)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("path", [INDEX, "/mailer/preview/accounts/email/welcome/en/html/"])
+def test_staff_without_the_second_factor_go_and_pass_it_first(client, db, path):
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "admin-pass-2082"))
+    response = client.get(path)
+    assert response.status_code == 302 and response["Location"].startswith("/auth/two-factor/setup/")

@@ -18,6 +18,10 @@ from tests.support.waits import wait_for
 from worker import app
 
 
+# Slot times are this process's clock at the call plus Redis's offsets: on a loaded machine the
+# two calls' round trips differ by a few ms (0.03 s of slack; a wrong slot is a whole interval off).
+
+
 def test_a_grant_is_consecutive_slots_one_interval_apart(db, settings):
     settings.MAILER_MAX_SEND_RATE = 20  # slots ~51 ms apart
     interval = limiter.interval()
@@ -25,7 +29,7 @@ def test_a_grant_is_consecutive_slots_one_interval_apart(db, settings):
     second = limiter.reserve(2, horizon=1.0)
     assert (first.count, second.count) == (3, 2)
     assert first.wait < 0.01 and first.interval == interval
-    assert second.slot(0) - first.slot(2) == pytest.approx(interval, abs=0.01)  # the next grant goes after
+    assert second.slot(0) - first.slot(2) == pytest.approx(interval, abs=0.03)  # the next grant goes after
 
 
 def test_nothing_is_granted_beyond_the_horizon(db, settings):
@@ -43,7 +47,7 @@ def test_unused_slots_are_given_back(db, settings):
     grant = limiter.reserve(5, horizon=1.0)
     limiter.release(grant, 3)  # found two emails for five slots
     after = limiter.reserve(1, horizon=1.0)
-    assert after.slot(0) - grant.slot(1) == pytest.approx(grant.interval, abs=0.01)  # right after the two used
+    assert after.slot(0) - grant.slot(1) == pytest.approx(grant.interval, abs=0.03)  # right after the two used
     assert limiter.quota_blocked() == 0
     from mailer.ops.aggregates import quota_use
 
@@ -57,7 +61,7 @@ def test_giving_back_after_someone_else_reserved_keeps_the_clock(db, settings):
     limiter.release(mine, 3)
     nxt = limiter.reserve(1, horizon=2.0)
     # Their slot stays where it was and the clock does not move back under it.
-    assert nxt.slot(0) - theirs.slot(0) == pytest.approx(mine.interval, abs=0.01)
+    assert nxt.slot(0) - theirs.slot(0) == pytest.approx(mine.interval, abs=0.03)
 
 
 def test_the_24h_quota_grants_what_is_left_then_says_when(db, settings):
