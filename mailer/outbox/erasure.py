@@ -22,7 +22,7 @@ back erases nothing.
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Case, F, JSONField, Value, When
+from django.db.models import Case, F, JSONField, TextField, Value, When
 from django.db.models.functions import Lower
 
 from ..models import Email, EmailEvent
@@ -40,14 +40,12 @@ def erasing(values: dict) -> dict:
     """
     result = dict(values)
     for name, erased in ERASED.items():
-        json = isinstance(erased, (dict, list))
+        output = JSONField() if isinstance(erased, (dict, list)) else TextField()
         kept = values.get(name, F(name))
-        if json and not hasattr(kept, "resolve_expression"):
-            kept = Value(kept, output_field=JSONField())
+        if not hasattr(kept, "resolve_expression"):  # Case would read a bare string as a column name
+            kept = Value(kept, output_field=output)
         result[name] = Case(
-            When(erase_when_final=True, then=Value(erased, output_field=JSONField()) if json else Value(erased)),
-            default=kept,
-            **({"output_field": JSONField()} if json else {}),
+            When(erase_when_final=True, then=Value(erased, output_field=output)), default=kept, output_field=output
         )
     return result
 
