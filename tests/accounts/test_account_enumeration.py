@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.models import EmailChange, User
 from mailer.models import Email
-from tests.accounts.test_enumeration import counted, snapshot
+from tests.support.enumeration import counted, snapshot
 from tests.support.candidates import PASSWORD, make_user
 
 PATH = "/auth/email-change/"
@@ -23,7 +23,7 @@ TAKEN = ["known@example.com", "KNOWN@Example.com", "pending@example.com"]
 
 @pytest.fixture
 def requester(db, settings):
-    settings.EMAIL_BACKEND = "tests.accounts.test_enumeration.NoEmailInRequests"
+    settings.EMAIL_BACKEND = "tests.support.enumeration.NoEmailInRequests"
     settings.RATELIMIT_ENABLE = True  # the limits' own work is part of each request
     make_user("known")
     make_user("pending", verified=False, is_active=False)
