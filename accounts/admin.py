@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import EmailVerification, PasswordResetToken, User
+from .models import EmailChange, EmailVerification, PasswordResetToken, User
 
 
 @admin.register(User)
@@ -32,3 +32,9 @@ class EmailVerificationAdmin(TokenAdmin):
 @admin.register(PasswordResetToken)
 class PasswordResetTokenAdmin(TokenAdmin):
     list_display = ("user", "created_at", "used_at")
+
+
+@admin.register(EmailChange)
+class EmailChangeAdmin(TokenAdmin):
+    list_display = ("user", "new_email", "created_at", "used_at")
+    readonly_fields = ("user", "new_email", "token_hash", "created_at", "used_at")

@@ -9,6 +9,8 @@
   answers "unknown link" instead of "already verified";
 - password-reset tokens that were used, or are older than
   ACCOUNTS_PASSWORD_RESET_TTL_HOURS (24 h);
+- address-change links (EmailChange) that were used, or are older than
+  ACCOUNTS_EMAIL_CHANGE_TTL_HOURS (72 h): with them goes the address they named;
 - accounts that were never verified (``email_verified_at`` empty, inactive, neither
   staff nor superuser: pending sign-ups) and joined more than
   ACCOUNTS_UNVERIFIED_USER_DAYS days ago (default 30; 0 keeps them), which frees their
@@ -36,10 +38,10 @@ from django.utils import timezone
 
 from common.batches import BATCH_SIZE, Progress, delete_in_batches
 
-from .models import EmailVerification, PasswordResetToken, User
+from .models import EmailChange, EmailVerification, PasswordResetToken, User
 
 # The kinds, in the order they are deleted and reported.
-KINDS = ("verification_tokens", "reset_tokens", "unverified_users")
+KINDS = ("verification_tokens", "reset_tokens", "unverified_users", "email_changes")
 
 
 def unverified_user_days() -> int:
@@ -56,6 +58,12 @@ def dead_reset_tokens(now: datetime):
     """Reset tokens that were used or are past their TTL."""
     expired = Q(created_at__lte=now - PasswordResetToken.ttl())
     return PasswordResetToken.objects.filter(Q(used_at__isnull=False) | expired)
+
+
+def dead_email_changes(now: datetime):
+    """Address-change links that were used or are past their TTL."""
+    expired = Q(created_at__lte=now - EmailChange.ttl())
+    return EmailChange.objects.filter(Q(used_at__isnull=False) | expired)
 
 
 def stale_unverified_users(now: datetime):
@@ -94,6 +102,7 @@ def cleanup(
         "verification_tokens": expired_verifications(now),
         "reset_tokens": dead_reset_tokens(now),
         "unverified_users": stale_unverified_users(now),
+        "email_changes": dead_email_changes(now),
     }
     if dry_run:
         counts = {kind: qs.count() for kind, qs in querysets.items()}

@@ -149,6 +149,20 @@ class PasswordResetToken(OneTimeToken):
         return self.password_fingerprint == password_fingerprint(user or self.user)
 
 
+class EmailChange(OneTimeToken):
+    """A requested change of address, waiting for its link (sent to ``new_email``) to be confirmed.
+
+    Single use; a new request replaces the user's pending ones. The account's
+    address changes only when the link is followed (accounts.account_changes).
+    """
+
+    TTL_SETTING = "ACCOUNTS_EMAIL_CHANGE_TTL_HOURS"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_changes")
+    new_email = models.EmailField(max_length=254)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
 def password_fingerprint(user) -> str:
     """SHA-256 of the stored password hash (salted already; reveals nothing new)."""
     return hashlib.sha256((user.password or "").encode()).hexdigest()

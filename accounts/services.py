@@ -186,7 +186,7 @@ def email_verify(*, token: uuid.UUID) -> VerifyResult:
             return VerifyResult.ALREADY_VERIFIED
         verification.verified_at = now
         verification.save(update_fields=["verified_at"])
-        User.objects.pending().with_address(user.email).exclude(pk=user.pk).delete()
+        pending_signups_release(holder=user)
         mail.enqueue(
             template=TEMPLATE_WELCOME,
             to=user.email,
@@ -195,6 +195,16 @@ def email_verify(*, token: uuid.UUID) -> VerifyResult:
             context={**_user_context(user), "login_url": mail.site_url("accounts:login")},
         )
         return VerifyResult.VERIFIED
+
+
+def pending_signups_release(*, holder: User) -> int:
+    """Delete the pending sign-ups that share the address ``holder`` has just come to hold; return how many.
+
+    Called in the transaction that verified the address (verification, a reset,
+    a confirmed email change): their links can never be confirmed any more.
+    """
+    deleted, _ = User.objects.pending().with_address(holder.email).exclude(pk=holder.pk).delete()
+    return deleted
 
 
 def _address_owner(email: str, *, lock: bool = False) -> User | None:
@@ -294,7 +304,7 @@ def password_reset_complete(*, token: uuid.UUID, password: str) -> User | None:
             # A pending sign-up's link, and another account took the address since: the link died.
             return None
         if "email_verified_at" in fields:
-            User.objects.pending().with_address(user.email).exclude(pk=user.pk).delete()
+            pending_signups_release(holder=user)
         PasswordResetToken.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
         mail.enqueue(
             template=TEMPLATE_PASSWORD_CHANGED,

@@ -130,6 +130,7 @@ PASSWORD_HASHERS = env.list(
 # Verification links live 72 h, password-reset links 24 h (SPEC).
 ACCOUNTS_VERIFICATION_TTL_HOURS = env.int("ACCOUNTS_VERIFICATION_TTL_HOURS", default=72)
 ACCOUNTS_PASSWORD_RESET_TTL_HOURS = env.int("ACCOUNTS_PASSWORD_RESET_TTL_HOURS", default=24)
+ACCOUNTS_EMAIL_CHANGE_TTL_HOURS = env.int("ACCOUNTS_EMAIL_CHANGE_TTL_HOURS", default=72)
 # At most one verification email per address in this window (resend).
 ACCOUNTS_RESEND_INTERVAL_SECONDS = env.int("ACCOUNTS_RESEND_INTERVAL_SECONDS", default=180)
 # The nightly cleanup deletes accounts never verified after this many days, so the
@@ -192,6 +193,9 @@ RATELIMIT_LOGIN_FAILURES_IP_USERNAME = env.str("RATELIMIT_LOGIN_FAILURES_IP_USER
 RATELIMIT_LOGIN_FAILURES_USERNAME = env.str("RATELIMIT_LOGIN_FAILURES_USERNAME", default="10/h")
 RATELIMIT_LOGIN_SLOWDOWN_SECONDS = env.float("RATELIMIT_LOGIN_SLOWDOWN_SECONDS", default=1.0)
 RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS = env.float("RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS", default=5.0)
+# POSTs of the forms that ask a logged-in user's password (password change, email
+# change, account deletion), per account: a stolen session cannot guess the password.
+RATELIMIT_ACCOUNT_PASSWORD = env.str("RATELIMIT_ACCOUNT_PASSWORD", default="10/h")
 # The client's IP for the limits: REMOTE_ADDR, unless this many reverse proxies of ours
 # append to X-Forwarded-For (then the entry they wrote; see electnepal/client_ip.py).
 # Never more than the proxies really in front: a forged header would pick the IP.

@@ -53,6 +53,9 @@ class Email(models.Model):
     errors = models.JSONField(default=list, blank=True)
     # What SES reported after accepting it (SNS events): delivered, bounced, complained.
     delivery_status = models.CharField(max_length=12, blank=True, default="")
+    # The recipient deleted her account: the address, context and errors are erased
+    # when the row reaches a final state (mailer.outbox.erasure).
+    erase_when_final = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

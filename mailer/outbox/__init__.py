@@ -13,6 +13,7 @@
 - ``lifecycle``: the worker's start and stop (Celery signals);
 - ``attempt_log``: ``log_attempt`` (logs/email.log), ``mask_address``;
 - ``sweep``: ``email_sweep``; ``retention``: ``email_retention_purge``;
+- ``erasure``: ``recipient_erase`` (a deleted account's emails), ``erasing`` (used by ``state``);
 - ``resend``: ``email_resend``, ``refusal`` ("send again" in the admin).
 
 Imports ``sending``, ``rendering`` and ``mailer.models``; imported by ``mailer.api``,

@@ -17,7 +17,9 @@ a worker that lost its claim, changes nothing.
 - ``reclaim_expired``: ``sending`` rows whose lease ran out (a worker died) → ``queued``.
 
 Every final state erases the secret context (one-time links): only the plain
-context stays, for the admin's email log, until retention deletes the row.
+context stays, for the admin's email log, until retention deletes the row. A row
+flagged ``erase_when_final`` (its recipient deleted her account) loses its
+address, context and errors too, in the same statement (``erasure``).
 
 ``claim_due`` and ``mark_sent`` run for every email, so they are SQL built once
 per process from the model's metadata rather than ORM queries (docs/performance.md).
@@ -25,6 +27,7 @@ Needs RETURNING: PostgreSQL, or SQLite 3.35 and newer (which serialises writers,
 it needs no row locks).
 """
 
+import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
@@ -36,6 +39,7 @@ from django.db.models.sql import Query
 from django.utils import timezone
 
 from ..models import Email
+from . import erasure
 
 Status = Email.Status
 # The order emails are claimed in: account security first (Priority's own order).
@@ -135,10 +139,21 @@ def _sent_statement(alias: str) -> str:
     return (
         f"UPDATE {table} SET {col('status')} = '{Status.SENT}', {col('message_id')} = sent.message_id, "
         f"{col('last_error')} = '', {col('sent_at')} = %s, {col('lease_expires_at')} = NULL, "
-        f"{col('claimed_by')} = '', {col('secret_context')} = '', {col('updated_at')} = %s "
+        f"{col('claimed_by')} = '', {col('secret_context')} = '', {col('updated_at')} = %s, {_erasing_sql(col)}"
         f"FROM unnest(%s::bigint[], %s::text[]) AS sent(id, message_id) "
         f"WHERE {table}.{col('id')} = sent.id AND {col('status')} = '{Status.SENDING}' AND {col('claimed_by')} = %s"
     )
+
+
+def _erasing_sql(col) -> str:
+    """The SET items of erasure.ERASED for the SQL of mark_sent: each field erased if the row is flagged."""
+    items = []
+    for name, erased in erasure.ERASED.items():
+        if name == "last_error":
+            continue  # set to '' by every send already
+        value = f"'{json.dumps(erased)}'::jsonb" if isinstance(erased, (dict, list)) else f"'{erased}'"
+        items.append(f"{col(name)} = CASE WHEN {col('erase_when_final')} THEN {value} ELSE {col(name)} END")
+    return ", ".join(items) + " "
 
 
 def mark_sent(sends: Iterable[tuple[int, str]], *, owner: str) -> int:
@@ -157,8 +172,10 @@ def mark_sent(sends: Iterable[tuple[int, str]], *, owner: str) -> int:
         now = timezone.now()
         return sum(
             Email.objects.filter(pk=pk, status=Status.SENDING, claimed_by=owner).update(
-                status=Status.SENT, message_id=message_id, last_error="", sent_at=now, lease_expires_at=None,
-                claimed_by="", secret_context="", updated_at=now,
+                **erasure.erasing(dict(
+                    status=Status.SENT, message_id=message_id, last_error="", sent_at=now, lease_expires_at=None,
+                    claimed_by="", secret_context="", updated_at=now,
+                ))
             )
             for pk, message_id in sends
         )
@@ -196,13 +213,15 @@ def finish(email: Email, status: str, *, error: str, owner: str) -> bool:
         raise ValueError(f"{status!r} is not a final state finish() records.")
     return bool(
         _held(email, owner).update(
-            status=status,
-            last_error=error,
-            errors=[*email.errors, _error_entry(email, error, transient=False)],
-            lease_expires_at=None,
-            claimed_by="",
-            secret_context="",
-            updated_at=timezone.now(),
+            **erasure.erasing(dict(
+                status=status,
+                last_error=error,
+                errors=[*email.errors, _error_entry(email, error, transient=False)],
+                lease_expires_at=None,
+                claimed_by="",
+                secret_context="",
+                updated_at=timezone.now(),
+            ))
         )
     )
 

@@ -156,6 +156,9 @@ def _record(event: SesEvent, *, sns_message_id: str, message: dict) -> Email | N
     """
     with transaction.atomic():
         email = _email_for(event.ses_message_id)
+        # Its recipient deleted her account (mailer.outbox.erasure): the event is
+        # counted, without the address or SES's payload, which names it.
+        erased = email is not None and email.erase_when_final
         EmailEvent.objects.bulk_create(
             [
                 EmailEvent(
@@ -165,9 +168,9 @@ def _record(event: SesEvent, *, sns_message_id: str, message: dict) -> Email | N
                     type=event.type,
                     subtype=event.subtype[:50],
                     recipient=recipient,
-                    payload=message,
+                    payload={} if erased else message,
                 )
-                for recipient in event.recipients or ("",)
+                for recipient in (("",) if erased or not event.recipients else event.recipients)
             ]
         )
         status = _delivery_status_for(event)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import tasks
 from accounts.cleanup import KINDS, cleanup
-from accounts.models import EmailVerification, PasswordResetToken, User
+from accounts.models import EmailChange, EmailVerification, PasswordResetToken, User
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
@@ -104,6 +104,16 @@ def test_never_verified_users_go_after_30_days_staff_and_others_stay(now, settin
     assert cleanup(now=now) == ZERO
 
 
+@pytest.mark.django_db
+def test_address_change_links_go_when_used_or_at_72_hours(now):
+    user = make_user()
+    young = make_token(EmailChange, user, created=now - VERIFY_TTL + SECOND, new_email="a@example.com")
+    make_token(EmailChange, user, created=now - VERIFY_TTL, new_email="b@example.com")
+    make_token(EmailChange, user, created=now - DAY, used_at=now - DAY, new_email="c@example.com")
+    assert cleanup(now=now) == counts(email_changes=2)
+    assert list(EmailChange.objects.all()) == [young]
+
+
 # --- Dry run, batches, idempotence, concurrency -------------------------------------------
 
 
@@ -118,11 +128,14 @@ def populate(now, *, scale: int = 1) -> dict[str, int]:
         make_token(PasswordResetToken, keeper, created=now, used_at=now)
         make_user(joined=now - 31 * DAY, verified=False)
         make_user(joined=now - 29 * DAY, verified=False)
-    return counts(verification_tokens=scale, reset_tokens=2 * scale, unverified_users=scale)
+        make_token(EmailChange, keeper, created=now - VERIFY_TTL - SECOND, new_email="old@example.com")
+        make_token(EmailChange, keeper, created=now - VERIFY_TTL + SECOND, new_email="young@example.com")
+        make_token(EmailChange, keeper, created=now, used_at=now, new_email="used@example.com")
+    return counts(verification_tokens=scale, reset_tokens=2 * scale, unverified_users=scale, email_changes=2 * scale)
 
 
 def row_counts() -> dict[str, int]:
-    models = (EmailVerification, PasswordResetToken, User)
+    models = (EmailVerification, PasswordResetToken, User, EmailChange)
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -181,7 +194,8 @@ def test_two_concurrent_runs_delete_everything_exactly_once(now):
 
 
 SUMMARY = re.compile(
-    r"^cleanup: (\d+) verification tokens, (\d+) reset tokens, (\d+) unverified users deleted in \d+\.\d\d s$",
+    r"^cleanup: (\d+) verification tokens, (\d+) reset tokens, (\d+) unverified users, (\d+) address changes "
+    r"deleted in \d+\.\d\d s$",
     re.MULTILINE,
 )
 
@@ -192,14 +206,14 @@ def test_command_prints_the_summary_line(now):
     out = io.StringIO()
     call_command("cleanup_tokens", "--dry-run", stdout=out)
     assert re.fullmatch(
-        r"cleanup: would delete 2 verification tokens, 4 reset tokens, 2 unverified users "
+        r"cleanup: would delete 2 verification tokens, 4 reset tokens, 2 unverified users, 4 address changes "
         r"\(dry run, counted in \d+\.\d\d s\)\n",
         out.getvalue(),
     )
     out = io.StringIO()
     call_command("cleanup_tokens", stdout=out)
     assert "\r" not in out.getvalue()  # no progress bar when stdout is not a terminal
-    assert SUMMARY.fullmatch(out.getvalue().strip()).groups() == ("2", "4", "2")
+    assert SUMMARY.fullmatch(out.getvalue().strip()).groups() == ("2", "4", "2", "4")
 
 
 class FakeTerminal(io.StringIO):
@@ -215,7 +229,7 @@ def test_command_draws_a_progress_bar_on_a_terminal(now):
     text = out.getvalue()
     assert "\rverification tokens  [------------------------------]         0/5   0%" in text
     assert "\rreset tokens         [##############################]        10/10 100%\n" in text
-    assert SUMMARY.search(text).groups() == ("5", "10", "5")
+    assert SUMMARY.search(text).groups() == ("5", "10", "5", "10")
 
 
 @pytest.mark.django_db

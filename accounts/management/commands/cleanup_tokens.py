@@ -14,6 +14,7 @@ class Command(CleanupCommand):
         "verification_tokens": "verification tokens",
         "reset_tokens": "reset tokens",
         "unverified_users": "unverified users",
+        "email_changes": "address changes",
     }
 
     def run(self, *, dry_run, batch_size, progress):
