@@ -67,7 +67,7 @@ def _first_in_interval(fingerprint: str) -> bool:
     interval = settings.ERROR_EMAIL_INTERVAL_SECONDS
     try:
         return bool(cache.add(CACHE_KEY.format(fingerprint), 1, timeout=interval))
-    except Exception:  # the cache's backend errors (redis.RedisError...) have no common base
+    except Exception:  # noqa: BLE001 (the cache backends' errors, redis.RedisError..., share no base)
         now = time.monotonic()
         with _local_lock:
             if now - _local_seen.get(fingerprint, -interval - 1) <= interval:
@@ -103,7 +103,11 @@ def server_error_notify(*, record: logging.LogRecord) -> int:
     context = {"summary": summary, "report": report, "interval_minutes": settings.ERROR_EMAIL_INTERVAL_SECONDS // 60}
     with transaction.atomic():
         emails = mail.enqueue(
-            template=TEMPLATE, to=addresses, context=context, language=settings.LANGUAGE_CODE, priority=mail.Priority.HIGH
+            template=TEMPLATE,
+            to=addresses,
+            context=context,
+            language=settings.LANGUAGE_CODE,
+            priority=mail.Priority.HIGH,
         )
     return len(emails)
 
@@ -117,7 +121,7 @@ class AdminOutboxHandler(logging.Handler):
         _reporting.active = True
         try:
             server_error_notify(record=record)
-        except Exception:
+        except Exception:  # noqa: BLE001 (a log call must never raise)
             self.handleError(record)  # stderr, not a logger
         finally:
             _reporting.active = False

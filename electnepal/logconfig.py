@@ -47,9 +47,7 @@ class JsonLinesFormatter(JsonFormatter):
         return {key: redact(value) if isinstance(value, str) else value for key, value in log_data.items()}
 
 
-def logging_config(
-    *, log_format: str, to_stdout: bool, log_dir: Path, max_bytes: int, backup_count: int
-) -> dict:
+def logging_config(*, log_format: str, to_stdout: bool, log_dir: Path, max_bytes: int, backup_count: int) -> dict:
     """The ``LOGGING`` dict for ``logging.config.dictConfig``; ValueError for an unknown ``log_format``."""
     if log_format not in FORMATS:
         raise ValueError(f"LOG_FORMAT must be one of {', '.join(FORMATS)}, not {log_format!r}")
@@ -58,11 +56,20 @@ def logging_config(
     formatters = {
         "plain": {"format": PLAIN},
         "json": {"()": JsonLinesFormatter},
-        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     }
     line = "json" if json else "plain"
     handlers = {
-        "console": {"class": "logging.StreamHandler", "stream": stream, "formatter": line, "filters": ["redact_tokens"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": stream,
+            "formatter": line,
+            "filters": ["redact_tokens"],
+        },
         "django.server": {
             "class": "logging.StreamHandler",
             "stream": stream,

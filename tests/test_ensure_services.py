@@ -47,8 +47,21 @@ def run(portable_path, **env) -> subprocess.CompletedProcess:
 def password_redis(tmp_path):
     port = free_port()
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--requirepass", "s3cret pass/word", "--dir", str(tmp_path)],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            "s3cret pass/word",
+            "--dir",
+            str(tmp_path),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -87,8 +100,9 @@ def test_redis_url_with_a_password(portable_path, password_redis, db):
     assert result.returncode == 0, result.stderr
     assert f"redis: up at 127.0.0.1:{password_redis}" in result.stdout
 
-    wrong = run(portable_path, DATABASE_URL=database_url(connection),
-                REDIS_URL=f"redis://:wrong@127.0.0.1:{password_redis}/3")
+    wrong = run(
+        portable_path, DATABASE_URL=database_url(connection), REDIS_URL=f"redis://:wrong@127.0.0.1:{password_redis}/3"
+    )
     assert wrong.returncode == 1
     assert "refuses REDIS_URL's credentials" in wrong.stderr and "wrong" not in wrong.stderr.replace("WRONGPASS", "")
 
@@ -98,8 +112,9 @@ def test_postgres_url_with_a_password(portable_path, password_postgres):
     assert result.returncode == 0, result.stderr
     assert "user electnepal logs in and may create databases" in result.stdout
 
-    wrong = run(portable_path, DATABASE_URL=password_postgres.url("electnepal", password="nope"),
-                REDIS_URL=settings.REDIS_URL)
+    wrong = run(
+        portable_path, DATABASE_URL=password_postgres.url("electnepal", password="nope"), REDIS_URL=settings.REDIS_URL
+    )
     assert wrong.returncode == 1
     assert "user electnepal cannot log in with DATABASE_URL's credentials" in wrong.stderr
     assert "password authentication failed" in wrong.stderr
@@ -107,8 +122,9 @@ def test_postgres_url_with_a_password(portable_path, password_postgres):
 
 def test_missing_services_say_what_to_do_on_each_platform(portable_path):
     port = free_port()
-    no_postgres = run(portable_path, DATABASE_URL=f"postgres://sita:pw@127.0.0.1:{port}/electnepal",
-                      REDIS_URL=settings.REDIS_URL)
+    no_postgres = run(
+        portable_path, DATABASE_URL=f"postgres://sita:pw@127.0.0.1:{port}/electnepal", REDIS_URL=settings.REDIS_URL
+    )
     assert no_postgres.returncode == 1
     assert f"postgresql: nothing answers at 127.0.0.1:{port}" in no_postgres.stderr
     assert "sita:****@" in no_postgres.stderr and ":pw@" not in no_postgres.stderr  # the password is not shown
@@ -117,8 +133,9 @@ def test_missing_services_say_what_to_do_on_each_platform(portable_path):
     assert "sudo -u postgres createuser --createdb sita" in no_postgres.stderr
     assert "brew services start postgresql@17" in no_postgres.stderr
 
-    no_redis = run(portable_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/x",
-                   REDIS_URL=f"redis://127.0.0.1:{port}/0")  # no redis-server on this PATH: nothing to start
+    no_redis = run(
+        portable_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", REDIS_URL=f"redis://127.0.0.1:{port}/0"
+    )  # no redis-server on this PATH: nothing to start
     assert no_redis.returncode == 1
     assert f"redis: nothing answers at 127.0.0.1:{port}" in no_redis.stderr
     for platform in PLATFORMS:
@@ -134,7 +151,13 @@ def test_the_suite_connects_with_the_password_in_database_url(password_postgres,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     test = "tests/mailer/ops/test_report.py::test_the_process_exit_status_is_2_over_the_threshold"
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     assert "1 passed" in result.stdout

@@ -26,9 +26,9 @@ def admins(settings):
     return settings
 
 
-def broken_reset(monkeypatch, exception=RuntimeError("database unavailable")):
+def broken_reset(monkeypatch, exception: Exception | None = None):
     def broken(*, token):
-        raise exception
+        raise exception or RuntimeError("database unavailable")
 
     monkeypatch.setattr(services, "password_reset_user", broken)
 

@@ -71,8 +71,15 @@ def test_without_sentry_dsn_nothing_is_started():
     assert sentry_init(dsn="", environment="test") is False
     script = "import django, sentry_sdk; django.setup(); print(sentry_sdk.get_client().is_active())"
     env = {key: value for key, value in os.environ.items() if key != "SENTRY_DSN"}
-    output = subprocess.run([sys.executable, "-c", script], env=env, cwd=settings.BASE_DIR, check=True,
-                            capture_output=True, text=True, timeout=60).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=settings.BASE_DIR,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert output.strip() == "False"
 
 
@@ -103,9 +110,16 @@ def test_redact_event_blanks_a_token_everywhere_in_every_spelling():
     token = uuid.uuid4()
     event = {
         "request": {"url": f"https://electnepal.test/auth/verify-email/{token}/"},
-        "exception": {"values": [{"value": f"bad token {token.hex.upper()}", "stacktrace": {"frames": [
-            {"vars": {"kwargs": f"{{'token': UUID('{token}')}}", "other": [str(token).upper()]}}
-        ]}}]},
+        "exception": {
+            "values": [
+                {
+                    "value": f"bad token {token.hex.upper()}",
+                    "stacktrace": {
+                        "frames": [{"vars": {"kwargs": f"{{'token': UUID('{token}')}}", "other": [str(token).upper()]}}]
+                    },
+                }
+            ]
+        },
         "breadcrumbs": {"values": [{"message": f"GET /auth/verify-email/{token}/"}]},
         "extra": {"count": 3},
     }

@@ -21,7 +21,7 @@ class FakeSentry:
         bodies = self.bodies
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
+            def do_POST(self):
                 data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if self.headers.get("Content-Encoding") == "gzip":
                     data = gzip.decompress(data)
@@ -57,7 +57,7 @@ class FakeSentry:
         found = []
         for body in self.bodies:
             lines = body.split(b"\n")
-            for header, payload in zip(lines[1::2], lines[2::2]):
+            for header, payload in zip(lines[1::2], lines[2::2], strict=False):
                 if json.loads(header).get("type") == "event":
                     found.append(json.loads(payload))
         return found
