@@ -16,6 +16,7 @@ Every handler blanks link tokens (electnepal.redaction.RedactTokensFilter).
 from datetime import datetime
 from pathlib import Path
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from .redaction import redact
@@ -36,8 +37,8 @@ class JsonLinesFormatter(JsonFormatter):
     def __init__(self, **kwargs):
         kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
         kwargs.setdefault("json_ensure_ascii", False)  # Nepali stays readable
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
         super().__init__(PLAIN, **kwargs)
-        self._skip_fields.add("request")
 
     def formatTime(self, record, datefmt=None):  # noqa: N802 (logging.Formatter's name)
         # The process's local zone (Django sets TZ from TIME_ZONE), written with its offset.
