@@ -48,3 +48,4 @@ def test_the_first_screen_says_how_to_make_the_staff_user():
     """Previews, the dashboard and candidate review need a staff user: say so before anything else."""
     first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:25])
     assert "manage.py createsuperuser" in first_screen and "make run" in first_screen
+    assert ".venv/bin/python manage.py createsuperuser" in (ROOT / "bin" / "run").read_text()  # make run's banner
