@@ -50,7 +50,13 @@ def request_tokens(request) -> set[str]:
     match = getattr(request, "resolver_match", None)
     if match is not None and "token" in match.kwargs:
         tokens |= _spellings(match.kwargs["token"])
-    for found in TOKEN_PATH.finditer(getattr(request, "path", "") or ""):
+    return tokens | path_tokens(getattr(request, "path", "") or "")
+
+
+def path_tokens(text: str) -> set[str]:
+    """The spellings of the token of every verification or reset path in ``text``."""
+    tokens = set()
+    for found in TOKEN_PATH.finditer(text):
         tokens |= _spellings(found.group(2))
     return tokens
 

@@ -355,47 +355,39 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000) or None
 
 # --- Logging ----------------------------------------------------------------
-# email.log rotates by size: at LOG_MAX_BYTES it becomes email.log.1 (… up to
-# email.log.<LOG_BACKUP_COUNT>); 10 MB x 10 backups hold some 500,000 attempts
-# (a line is ~200 bytes) in at most 110 MB.
+# Built by electnepal/logconfig.py. email.log rotates by size: at LOG_MAX_BYTES it
+# becomes email.log.1 (… up to email.log.<LOG_BACKUP_COUNT>); 10 MB x 10 backups hold
+# some 500,000 attempts (a line is ~200 bytes) in at most 110 MB.
 LOG_MAX_BYTES = env.int("LOG_MAX_BYTES", default=10 * 1024 * 1024)
 LOG_BACKUP_COUNT = env.int("LOG_BACKUP_COUNT", default=10)
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
-    },
-    # Every handler blanks the token of a verification or reset link: Django logs
-    # request.path with every 4xx/5xx ("Not Found: …") and runserver every request line.
-    "filters": {"redact_tokens": {"()": "electnepal.redaction.RedactTokensFilter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]},
-        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["redact_tokens"]},
-        # Web, worker and beat processes all write email.log. The standard
-        # RotatingFileHandler would let each process rotate on its own and lose lines;
-        # this one takes a file lock (LOG_DIR/.__email.lock) around every write and
-        # rollover, so the processes rotate it together.
-        "email_file": {
-            "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
-            "filename": str(LOG_DIR / "email.log"),
-            "maxBytes": LOG_MAX_BYTES,
-            "backupCount": LOG_BACKUP_COUNT,
-            "formatter": "plain",
-            "encoding": "utf-8",
-            "filters": ["redact_tokens"],
-            # The handler makes this folder (LOG_DIR) when logging is configured, if need be.
-            "lock_file_directory": str(LOG_DIR),
-        },
-    },
-    "loggers": {
-        "mailer": {"handlers": ["console", "email_file"], "level": "INFO", "propagate": False},
-        "django": {"handlers": ["console"], "level": "INFO"},
-        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
-        "accounts": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
-}
+# plain (readable lines) or json (one JSON object per line, ISO times with offsets).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower()
+# Containers: every log line to stdout, no file (email.log included).
+LOG_TO_STDOUT = env.bool("LOG_TO_STDOUT", default=False)
+# ADMINS get one email per distinct server error per this many seconds (electnepal/errors.py).
+ERROR_EMAIL_INTERVAL_SECONDS = env.int("ERROR_EMAIL_INTERVAL_SECONDS", default=3600)
+from electnepal.logconfig import logging_config  # noqa: E402
+
+try:
+    LOGGING = logging_config(
+        log_format=LOG_FORMAT,
+        to_stdout=LOG_TO_STDOUT,
+        log_dir=LOG_DIR,
+        max_bytes=LOG_MAX_BYTES,
+        backup_count=LOG_BACKUP_COUNT,
+    )
+except ValueError as exc:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(str(exc)) from None
+# Sentry, when SENTRY_DSN is set: the same redaction as the logs (electnepal/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from electnepal.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
 # Exception reports (the DEBUG page, AdminEmailHandler) with the link token blanked.
 DEFAULT_EXCEPTION_REPORTER = "electnepal.redaction.RedactingExceptionReporter"
 

@@ -116,6 +116,22 @@ def mail_stats(*, since: timedelta = timedelta(hours=24), label: str = "24h", no
     }
 
 
+def over_thresholds(stats: dict, *, min_sent: int) -> list[str]:
+    """The rates of ``mail_stats``'s dict at or over SES's review threshold, as sentences (empty: none).
+
+    Rates over fewer than ``min_sent`` emails sent are not judged (one bounce out of
+    three emails on a quiet night is no trend), as in mailer.ops.alerts.
+    """
+    if stats["sent"] < max(min_sent, 1):
+        return []
+    return [
+        f"{name} rate {_percent(stats[name]['rate'])} ({stats[name]['count']} of {stats['sent']} sent) is at or over "
+        f"SES's review threshold of {_percent(stats[name]['threshold'])}"
+        for name in ("bounce", "complaint")
+        if stats[name]["verdict"] == "OVER"
+    ]
+
+
 def format_age(seconds: float) -> str:
     """``42 s``, ``3 min 12 s``, ``5 h 02 min``, ``2 d 04 h``."""
     seconds = int(max(0, seconds))

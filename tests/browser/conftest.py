@@ -19,6 +19,14 @@ import pytest
 BROWSER_EXECUTABLE = os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test of this package is a ``browser`` test: ``-m "not browser"`` (make test-fast) leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope="package")
 def browser():
     """One Chromium for this package, stopped after its last test.

@@ -14,6 +14,7 @@ from django.test import Client
 
 from accounts.models import User
 from mailer.ses import signatures
+from tests.support.database import database_url
 from tests.support.metrics import TOKEN
 from tests.support.mfa import staff_login
 from tests.support.sns import TOPIC_ARN, LocalSNS
@@ -36,7 +37,7 @@ def worker_env(ses, private_redis):
     """Environment of a worker process: test database, private broker, local SES."""
     return {
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(connection),
         "REDIS_URL": private_redis.url,
         "EMAIL_BACKEND": "django_ses.SESBackend",
         "AWS_SES_REGION_ENDPOINT_URL": ses.url,

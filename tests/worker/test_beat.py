@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from tests.support.database import database_url
 from tests.support.waits import wait_for
 
 from worker import schedules
@@ -44,7 +45,7 @@ def test_beat_publishes_every_migrated_schedule_when_due(transactional_db, priva
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(connection),
         "REDIS_URL": private_redis.url,
     }
     log = open(tmp_path / "beat.log", "w+")

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from mailer.ops import report
 from mailer.sending import limiter
+from tests.support.database import database_url
 from mailer.models import Email
 
 HOUR = timedelta(hours=1)
@@ -153,3 +154,66 @@ def test_quota_when_redis_does_not_answer(db, settings):
     out = io.StringIO()
     call_command("mailstats", stdout=out)
     assert "unavailable, Redis did not answer" in out.getvalue()
+
+
+# --- The exit status, for cron and monitoring ---------------------------------
+
+
+def sent_rows(n: int, *, bounced: int = 0, complained: int = 0) -> None:
+    statuses = ["bounced"] * bounced + ["complained"] * complained
+    statuses += ["delivered"] * (n - len(statuses))
+    for status in statuses:
+        make_email("accounts/email/welcome", Status.SENT, created_ago=HOUR, sent_ago=HOUR, delivery_status=status)
+
+
+@pytest.mark.parametrize(
+    ("sent", "bounced", "complained", "over"),
+    [
+        (20, 1, 0, "bounce rate 5 % (1 of 20 sent)"),  # at SES's threshold
+        (1000, 0, 1, "complaint rate 0.1 % (1 of 1000 sent)"),
+        (40, 1, 0, None),  # 2.5 %: a WARNING in the report, not an exit status
+        (999, 0, 0, None),
+        (19, 5, 0, None),  # fewer than MAILER_ALERT_MIN_SENT (20) sent: not judged
+    ],
+)
+def test_mailstats_fails_when_a_rate_is_over_ses_review_threshold(db, settings, sent, bounced, complained, over):
+    settings.MAILER_ALERT_MIN_SENT = 20
+    sent_rows(sent, bounced=bounced, complained=complained)
+    out = io.StringIO()
+    if over is None:
+        call_command("mailstats", stdout=out)
+        return
+    with pytest.raises(CommandError) as raised:
+        call_command("mailstats", stdout=out)
+    assert raised.value.returncode == 2
+    assert str(raised.value).startswith(over) and "is at or over SES's review threshold" in str(raised.value)
+    assert "Sent in the window" in out.getvalue()  # the report is printed all the same
+
+
+def test_min_sent_can_be_given(db, settings):
+    settings.MAILER_ALERT_MIN_SENT = 20
+    sent_rows(4, bounced=1)
+    call_command("mailstats", stdout=io.StringIO())
+    with pytest.raises(CommandError):
+        call_command("mailstats", "--min-sent", "1", stdout=io.StringIO())
+
+
+def test_the_process_exit_status_is_2_over_the_threshold(transactional_db, django_db_setup):
+    """What cron sees: manage.py mailstats as a process, against the test database."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    sent_rows(20, bounced=2)
+    env = {**os.environ, "DATABASE_URL": database_url(connection), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    command = [sys.executable, "manage.py", "mailstats"]
+    result = subprocess.run(command, cwd=django_settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "bounce rate 10 % (2 of 20 sent) is at or over SES's review threshold of 5 %" in result.stderr
+    Email.objects.all().delete()
+    sent_rows(20)
+    result = subprocess.run(command, cwd=django_settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

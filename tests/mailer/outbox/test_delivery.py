@@ -17,6 +17,7 @@ from mailer.models import Email, Suppression
 from mailer.outbox import state
 from mailer.outbox.delivery import Dispatcher, backoff_delay
 from mailer.sending import breaker
+from tests.support.database import database_url
 from tests.support.outbox import CONTEXT, TEMPLATE, all_final, burst_through, delivery_report, due_rows, queue, queue_many, wait_final
 from tests.support.processes import WorkerProcess, broker
 from tests.support.proxy import TCPProxy
@@ -249,8 +250,7 @@ def test_postgresql_cut_off_mid_burst_loses_nothing_and_sends_nothing_twice(tran
     """
     ses.faults.delay = 0.02
     proxy = TCPProxy(int(connection.settings_dict["PORT"] or 5432)).start()
-    name = connection.settings_dict["NAME"]
-    env = {**worker_env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{proxy.port}/{name}",
+    env = {**worker_env, "DATABASE_URL": database_url(connection, host="127.0.0.1", port=proxy.port),
            "MAILER_LEASE_SECONDS": "10"}
     try:
         with broker(app, worker_env["REDIS_URL"]):

@@ -30,6 +30,7 @@ from mailer.models import Email
 from mailer.outbox import doorbell
 from mailer.outbox.sweep import email_sweep
 from tests.support.accounts import handle_address_requests, signup
+from tests.support.database import database_url
 from tests.support.outbox import all_final, delivery_report, queue, queue_many, wait_final
 from tests.support.processes import RedisServer, WorkerProcess, broker
 from tests.support.waits import wait_for
@@ -52,7 +53,7 @@ def test_an_email_queued_by_a_plain_django_process_reaches_the_worker(e2e, ses):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "electnepal.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(connection),
         "REDIS_URL": settings.REDIS_URL,
         "SECRET_KEY": settings.SECRET_KEY,
     }
