@@ -25,8 +25,8 @@ CHECK_NEW_ADDRESS = gettext_lazy(
 
 
 def _password_limited(view):
-    """POSTs of a form that checks the user's password: limited per account (RATELIMIT_ACCOUNT_PASSWORD)."""
-    limited = ratelimit(group="account-password", key="user", rate=limit("RATELIMIT_ACCOUNT_PASSWORD"), method="POST", block=True)
+    """POSTs of a form that checks the user's password: limited per account (RATELIMIT_ACCOUNT_PASSWORD_CHECKS)."""
+    limited = ratelimit(group="account-password", key="user", rate=limit("RATELIMIT_ACCOUNT_PASSWORD_CHECKS"), method="POST", block=True)
     return limited(view)
 
 

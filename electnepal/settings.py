@@ -195,7 +195,7 @@ RATELIMIT_LOGIN_SLOWDOWN_SECONDS = env.float("RATELIMIT_LOGIN_SLOWDOWN_SECONDS",
 RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS = env.float("RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS", default=5.0)
 # POSTs of the forms that ask a logged-in user's password (password change, email
 # change, account deletion), per account: a stolen session cannot guess the password.
-RATELIMIT_ACCOUNT_PASSWORD = env.str("RATELIMIT_ACCOUNT_PASSWORD", default="10/h")
+RATELIMIT_ACCOUNT_PASSWORD_CHECKS = env.str("RATELIMIT_ACCOUNT_PASSWORD_CHECKS", default="10/h")
 # The client's IP for the limits: REMOTE_ADDR, unless this many reverse proxies of ours
 # append to X-Forwarded-For (then the entry they wrote; see electnepal/client_ip.py).
 # Never more than the proxies really in front: a forged header would pick the IP.

@@ -368,7 +368,7 @@ def test_email_change_is_limited_per_address(sita, limits_on):
 
 
 def test_password_forms_are_limited_per_account(sita, limits_on):
-    limits_on.RATELIMIT_ACCOUNT_PASSWORD = "3/h"
+    limits_on.RATELIMIT_ACCOUNT_PASSWORD_CHECKS = "3/h"
     client = logged_in(sita)
     wrong = {"old_password": "guess", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
     codes = [client.post("/auth/password-change/", wrong).status_code for _ in range(2)]
