@@ -1,6 +1,7 @@
 # ElectNepal mail: developer entry points.
 #
-#   make test    fresh clone -> venv + install + Redis/PostgreSQL + Chromium + pytest (what CI runs)
+#   make test    fresh clone -> venv + install + translations + Redis/PostgreSQL + Chromium + pytest (what CI runs)
+#   make messages  locale/*/LC_MESSAGES/django.po (+ locale-fragments/*.po) -> django.mo (bin/compile-messages)
 #   make run     web + worker + beat + Flower in the foreground (bin/run)
 #   make hosts   three worker hosts as network namespaces, one cut off mid-burst (root; bench/hosts.py)
 #   make faults  worker, Redis, PostgreSQL and SES faults under a burst: lost, duplicated, recovery (bench/faults.py)
@@ -23,7 +24,7 @@ HOSTS_ARGS ?=
 # e.g. make faults FAULTS_ARGS="--broker redis,amqp", or FAULTS_ARGS="--emails 500 --only worker-kill,rolling"
 FAULTS_ARGS ?=
 
-.PHONY: venv services browser test run bench hosts faults clean
+.PHONY: venv messages services browser test run bench hosts faults clean
 
 venv: $(STAMP)
 
@@ -34,6 +35,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip check
 	touch $@
 
+# The site's translations, compiled with polib (no gettext tools needed), fragments merged in.
+messages: venv
+	$(VENV)/bin/python bin/compile-messages
+
 services:
 	bin/ensure-services
 
@@ -42,10 +47,10 @@ browser:
 	bin/ensure-browser
 
 # No `|| true` anywhere: pytest's exit code 5 (no tests collected) fails `make test`.
-test: venv services browser
+test: venv messages services browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-run: venv
+run: venv messages
 	bin/run
 
 bench:

@@ -18,6 +18,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from mailer import api as mail
@@ -118,7 +119,7 @@ def user_signup(
                 # Lost a race with a concurrent sign-up: for the address or the username.
                 existing = User.objects.filter(email__iexact=email).first()
                 if existing is None:
-                    raise ValidationError({"username": "A user with that username already exists."}) from None
+                    raise ValidationError({"username": _("A user with that username already exists.")}) from None
             else:
                 _queue_verification(user)
                 return user
