@@ -78,8 +78,11 @@ VERIFY_OUTCOMES = {
 
 
 def _keep_link_private(response):
-    # The URL carries the token: keep it out of Referer headers and caches.
-    response["Referrer-Policy"] = "no-referrer"
+    # The URL carries the token: keep it out of Referer headers (and caches, never_cache).
+    # "strict-origin", not "no-referrer": a Referer never holds more than the site's
+    # origin, and the page's own form POST keeps its real Origin header; under
+    # "no-referrer" browsers send "Origin: null", which Django's CSRF check refuses (403).
+    response["Referrer-Policy"] = "strict-origin"
     return response
 
 

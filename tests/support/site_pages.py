@@ -79,7 +79,7 @@ def site_pages() -> list[Page]:
         Page("wizard-1-errors", "/candidates/register/1/", user=newcomer, post={}),
         Page("wizard-2", "/candidates/register/2/", user=draft),
         Page("wizard-2-errors", "/candidates/register/2/", user=draft,
-             post={"level": "federal", "province": "3", "district": "jhapa", "constituency": "9"}),
+             post={"level": "federal", "province": "3", "district": "kathmandu", "constituency": "99"}),
         Page("wizard-3", "/candidates/register/3/", user=draft),
         Page("review", "/candidates/register/4/", user=draft),
         Page("review-submitted", "/candidates/register/4/", user=draft, post={"declaration": "on"}),
