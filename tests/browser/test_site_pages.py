@@ -27,6 +27,11 @@ from tests.support.candidates import make_user
 from tests.support.site_pages import site_pages
 
 ROOT = Path(__file__).resolve().parents[2]
+#: (page, language) -> the README's screenshot of it, at 360 px (rewritten with UPDATE_SCREENSHOTS=1).
+README_SCREENSHOTS = {
+    ("review", "en"): ROOT / "docs" / "site-review-en.png",
+    ("review", "ne"): ROOT / "docs" / "site-review-ne.png",
+}
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "var" / "screenshots" / "site"))
 WIDTHS = (360, 1280)
 LANGUAGES = ("en", "ne")
@@ -109,10 +114,15 @@ def test_every_page_in_both_languages_fits_a_phone_and_a_desktop(browser, live_s
                     shot = SCREENSHOTS / f"{site_page.name}.{language}.{width}.png"
                     page.screenshot(path=shot, full_page=True)
                     assert shot.stat().st_size > 5_000, where
+                    readme = README_SCREENSHOTS.get((site_page.name, language))
+                    if readme and width == 360 and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+                        readme.write_bytes(shot.read_bytes())
                 finally:
                     context.close()
     assert not problems, "\n".join(problems)
     assert len(list(SCREENSHOTS.glob("*.png"))) >= len(pages) * len(LANGUAGES) * len(WIDTHS)
+    for path in README_SCREENSHOTS.values():
+        assert path.exists(), f"{path} is missing: run the browser tests once with UPDATE_SCREENSHOTS=1"
 
 
 def test_the_switch_works_without_javascript(new_page):
