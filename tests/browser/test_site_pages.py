@@ -21,8 +21,7 @@ from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
 from accounts.models import User
-from tests.browser.helpers import log_in
-from tests.browser.test_email_previews import OVERFLOW, assert_devanagari_drawn
+from tests.browser.helpers import OVERFLOW, assert_devanagari_drawn, log_in
 from tests.support.candidates import make_user
 from tests.support.site_pages import site_pages
 
