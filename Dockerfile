@@ -18,6 +18,8 @@ RUN pip install -r requirements.txt
 
 # Code stays root-owned (read-only for the app user).
 COPY . .
+# The translations (locale/*/django.po and locale-fragments/*.po -> django.mo).
+RUN python bin/compile-messages
 # settings.py writes under var/ (SQLite, static files) and logs/ (email.log).
 RUN mkdir -p var logs && chown app:app var logs
 

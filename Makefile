@@ -1,8 +1,9 @@
 # ElectNepal mail: developer entry points.
 #
-#   make test    fresh clone -> venv + install + lint + Redis/PostgreSQL + Chromium + pytest (what CI runs)
+#   make test    fresh clone -> venv + install + lint + translations + Redis/PostgreSQL + Chromium + pytest (what CI runs)
 #   make test-fast  the same without the browser tests (and without installing Chromium): while you work
 #   make lint    ruff check + ruff format --check (ruff.toml)
+#   make messages  locale/*/LC_MESSAGES/django.po (+ locale-fragments/*.po) -> django.mo (bin/compile-messages)
 #   make run     web + worker + beat + Flower in the foreground (bin/run)
 #   make lock    requirements*.in -> requirements*.txt: every package pinned, with PyPI's hashes (uv)
 #   make hosts   three worker hosts as network namespaces, one cut off mid-burst (root; bench/hosts.py)
@@ -30,7 +31,7 @@ HOSTS_ARGS ?=
 # e.g. make faults FAULTS_ARGS="--broker redis,amqp", or FAULTS_ARGS="--emails 500 --only worker-kill,rolling"
 FAULTS_ARGS ?=
 
-.PHONY: venv python services browser lint test test-fast run lock bench hosts faults clean
+.PHONY: venv python messages services browser lint test test-fast run lock bench hosts faults clean
 
 venv: $(STAMP)
 
@@ -61,6 +62,10 @@ lock: venv
 	$(UV_COMPILE) requirements.in -o requirements.txt
 	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
 
+# The site's translations, compiled with polib (no gettext tools needed), fragments merged in.
+messages: venv
+	$(VENV)/bin/python bin/compile-messages
+
 services:
 	bin/ensure-services
 
@@ -73,14 +78,14 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 # No `|| true` anywhere: pytest's exit code 5 (no tests collected) fails `make test`.
-test: venv lint services browser
+test: venv lint messages services browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests (marker `browser`, tests/browser) left out, and Chromium not installed.
-test-fast: venv lint services
+test-fast: venv lint messages services
 	$(VENV)/bin/python -m pytest -m "not browser" $(PYTEST_ARGS)
 
-run: venv
+run: venv messages
 	bin/run
 
 bench:

@@ -57,13 +57,20 @@ class _PasswordPair(SetPasswordMixin):
 
 class SignupForm(_PasswordPair, forms.Form):
     username = forms.CharField(
-        max_length=150, validators=[UnicodeUsernameValidator()], help_text=_("Letters, digits and @/./+/-/_ only.")
+        label=_("Username"),
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text=_("Letters, digits and @/./+/-/_ only."),
     )
-    email = AddressField()
+    email = AddressField(label=_("Email address"))
     first_name = NameField(label=_("First name"))
     last_name = NameField(label=_("Last name"))
     preferred_language = forms.ChoiceField(
-        choices=User.Language.choices, required=False, initial=User.Language.ENGLISH, label=_("Email language")
+        choices=User.Language.choices,
+        required=False,
+        initial=User.Language.ENGLISH,
+        label=_("Language"),
+        help_text=_("Of your emails, and of the site once you log in."),
     )
     password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput)
     password2 = forms.CharField(label=_("Password (again)"), strip=False, widget=forms.PasswordInput)
@@ -93,7 +100,7 @@ class SignupForm(_PasswordPair, forms.Form):
 class EmailAddressForm(forms.Form):
     """The single field of resend-verification and forgot-password."""
 
-    email = AddressField()
+    email = AddressField(label=_("Email address"))
 
 
 class SetPasswordForm(_PasswordPair, forms.Form):
@@ -119,6 +126,17 @@ class LoginForm(AuthenticationForm):
     (accounts.backends returns inactive accounts for exactly that), so the message
     reveals nothing to anyone else, and costs no second password hash.
     """
+
+    # Django's wording, in the site's catalogue (Django's own Nepali lacks it).
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("Please enter a correct username and password. Both are case-sensitive."),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("Username")
+        self.fields["password"].label = _("Password")
 
     def confirm_login_allowed(self, user):
         if not user.is_active and not user.email_verified:

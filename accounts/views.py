@@ -9,18 +9,21 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.i18n import set_language as django_set_language
 from django_ratelimit.decorators import ratelimit
 
-from . import ratelimits, services
+from . import language, ratelimits, services
 from .forms import EmailAddressForm, LoginForm, SetPasswordForm, SignupForm
 from .models import AddressRequest
 from .ratelimits import limit, link_key, posted_email_key
 
-CHECK_YOUR_EMAIL = _("Thanks. Check your email: we sent you a link to continue.")
-IF_REGISTERED = _(
+# Module-level texts are lazy: translated when a request shows them, in its language.
+CHECK_YOUR_EMAIL = gettext_lazy("Thanks. Check your email: we sent you a link to continue.")
+IF_REGISTERED = gettext_lazy(
     "If that address belongs to an account, we have sent it an email. It may take a few minutes to arrive."
 )
 
@@ -58,20 +61,29 @@ def signup(request):
 
 
 VERIFY_OUTCOMES = {
-    services.VerifyResult.VERIFIED: (messages.SUCCESS, _("Your email address is verified. You can log in now."), "accounts:login"),
-    services.VerifyResult.ALREADY_VERIFIED: (messages.INFO, _("This address is already verified. Please log in."), "accounts:login"),
+    services.VerifyResult.VERIFIED: (
+        messages.SUCCESS, gettext_lazy("Your email address is verified. You can log in now."), "accounts:login"
+    ),
+    services.VerifyResult.ALREADY_VERIFIED: (
+        messages.INFO, gettext_lazy("This address is already verified. Please log in."), "accounts:login"
+    ),
     services.VerifyResult.EXPIRED: (
         messages.ERROR,
-        _("This verification link has expired. Enter your address to get a new one."),
+        gettext_lazy("This verification link has expired. Enter your address to get a new one."),
         "accounts:resend-verification",
     ),
-    services.VerifyResult.UNKNOWN: (messages.ERROR, _("This verification link is not valid."), "accounts:login"),
+    services.VerifyResult.UNKNOWN: (
+        messages.ERROR, gettext_lazy("This verification link is not valid."), "accounts:login"
+    ),
 }
 
 
 def _keep_link_private(response):
-    # The URL carries the token: keep it out of Referer headers and caches.
-    response["Referrer-Policy"] = "no-referrer"
+    # The URL carries the token: keep it out of Referer headers (and caches, never_cache).
+    # "strict-origin", not "no-referrer": a Referer never holds more than the site's
+    # origin, and the page's own form POST keeps its real Origin header; under
+    # "no-referrer" browsers send "Origin: null", which Django's CSRF check refuses (403).
+    response["Referrer-Policy"] = "strict-origin"
     return response
 
 
@@ -174,6 +186,25 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form):
         ratelimits.login_attempt_failed(self.request)
         return super().form_invalid(form)
+
+    def form_valid(self, form):
+        # The site speaks her language from the first page after login.
+        response = super().form_valid(form)
+        return language.language_cookie_set(response, self.request.user.preferred_language)
+
+
+@require_POST
+def set_language(request):
+    """``POST /i18n/setlang/``: Django's ``set_language`` (``language``, ``next``).
+
+    A logged-in user's choice also becomes her ``preferred_language`` (her emails
+    follow it). A language the site does not speak changes nothing (Django's rule).
+    """
+    response = django_set_language(request)
+    chosen = request.POST.get("language")
+    if request.user.is_authenticated and chosen in dict(settings.LANGUAGES):
+        language.user_language_set(user=request.user, language=chosen)
+    return response
 
 
 def admin_login(request):

@@ -12,6 +12,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, RegexValidator
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from common.devanagari import digits
 
 from . import geography, rules
 from .models import Candidate
@@ -26,7 +31,7 @@ _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z .'\-]*$")
 # with an optional +977 prefix.
 PHONE = RegexValidator(
     r"^(\+977[ -]?)?(9[678]\d{8}|0\d{1,2}[ -]?\d{6,7})$",
-    "Enter a Nepali phone number, e.g. 9841234567, +977 9841234567 or 01-4123456.",
+    gettext_lazy("Enter a Nepali phone number, e.g. 9841234567, +977 9841234567 or 01-4123456."),
 )
 PHOTO_TYPES = {"JPEG", "PNG", "WEBP"}
 TEXT_LIMITS = {"biography": 3000, "manifesto": 5000, "education": 2000, "experience": 2000}
@@ -35,8 +40,13 @@ TEXT_LIMITS = {"biography": 3000, "manifesto": 5000, "education": 2000, "experie
 def single_line(value: str) -> str:
     """A validator: ``value`` unchanged, or ValidationError for a line break or control character."""
     if _CONTROL.search(value):
-        raise ValidationError("Line breaks and control characters are not allowed here.")
+        raise ValidationError(_("Line breaks and control characters are not allowed here."))
     return value
+
+
+def _geography_language() -> str:
+    """``ne`` on a Nepali page, else ``en``: the language of geography's names."""
+    return "ne" if (get_language() or "").startswith("ne") else "en"
 
 
 class DateInput(forms.DateInput):
@@ -50,9 +60,14 @@ class PersonalForm(forms.ModelForm):
         model = Candidate
         fields = ["full_name_en", "full_name_ne", "date_of_birth", "phone", "photo"]
         widgets = {"date_of_birth": DateInput(format="%Y-%m-%d")}
+        labels = {
+            "date_of_birth": gettext_lazy("Date of birth"),
+            "phone": gettext_lazy("Phone"),
+            "photo": gettext_lazy("Photo"),
+        }
         help_texts = {
-            "full_name_ne": "In Devanagari, as on your citizenship certificate.",
-            "photo": "Optional. JPEG, PNG or WebP.",
+            "full_name_ne": gettext_lazy("In Devanagari, as on your citizenship certificate."),
+            "photo": gettext_lazy("Optional. JPEG, PNG or WebP."),
         }
 
     def __init__(self, *args, **kwargs):
@@ -60,19 +75,19 @@ class PersonalForm(forms.ModelForm):
         for name in ("date_of_birth", "phone"):
             self.fields[name].required = True
         self.fields["phone"].validators.append(PHONE)
-        limit = filesizeformat(settings.CANDIDATES_PHOTO_MAX_BYTES)
-        self.fields["photo"].help_text = f"Optional. JPEG, PNG or WebP, at most {limit}."
+        limit = digits(filesizeformat(settings.CANDIDATES_PHOTO_MAX_BYTES))
+        self.fields["photo"].help_text = _("Optional. JPEG, PNG or WebP, at most %(limit)s.") % {"limit": limit}
 
     def clean_full_name_en(self):
         name = " ".join(single_line(self.cleaned_data["full_name_en"]).split())
         if not _LATIN_NAME.match(name):
-            raise ValidationError("Use Latin letters, spaces, apostrophes, dots and hyphens.")
+            raise ValidationError(_("Use Latin letters, spaces, apostrophes, dots and hyphens."))
         return name
 
     def clean_full_name_ne(self):
         name = " ".join(single_line(self.cleaned_data["full_name_ne"]).split())
         if not _DEVANAGARI.search(name) or re.search(r"[A-Za-z]", name):
-            raise ValidationError("Write the name in Devanagari (नेपाली).")
+            raise ValidationError(_("Write the name in Devanagari (नेपाली)."))
         return name
 
     def clean_phone(self):
@@ -84,13 +99,16 @@ class PersonalForm(forms.ModelForm):
             return photo  # none, or the one already saved
         if photo.size > settings.CANDIDATES_PHOTO_MAX_BYTES:
             raise ValidationError(
-                f"The photo is {filesizeformat(photo.size)}; the limit is "
-                f"{filesizeformat(settings.CANDIDATES_PHOTO_MAX_BYTES)}."
+                _("The photo is %(size)s; the limit is %(limit)s.")
+                % {
+                    "size": digits(filesizeformat(photo.size)),
+                    "limit": digits(filesizeformat(settings.CANDIDATES_PHOTO_MAX_BYTES)),
+                }
             )
         # ImageField has opened it with Pillow already (not an image: a form error).
         kind = getattr(getattr(photo, "image", None), "format", None)
         if kind not in PHOTO_TYPES:
-            raise ValidationError("Upload a JPEG, PNG or WebP photo.")
+            raise ValidationError(_("Upload a JPEG, PNG or WebP photo."))
         return photo
 
     def clean(self):
@@ -107,21 +125,33 @@ class PersonalForm(forms.ModelForm):
 class PositionForm(forms.ModelForm):
     """Step 2: the seat: level, province, district, and constituency or municipality and ward."""
 
-    district = forms.ChoiceField(
-        choices=[("", "---------")] + geography.district_choices_grouped(), widget=DistrictSelect
-    )
+    district = forms.ChoiceField(label=gettext_lazy("District"), widget=DistrictSelect)
 
     class Meta:
         model = Candidate
         fields = ["level", "province", "district", "constituency", "municipality", "ward"]
+        labels = {
+            "level": gettext_lazy("Level"),
+            "province": gettext_lazy("Province"),
+            "constituency": gettext_lazy("Constituency"),
+            "municipality": gettext_lazy("Municipality"),
+            "ward": gettext_lazy("Ward"),
+        }
         help_texts = {
-            "constituency": "House of Representatives or Provincial Assembly seats only.",
-            "municipality": "Local seats only: the municipality or rural municipality.",
-            "ward": f"Ward seats only ({geography.WARD_MIN} to {geography.WARD_MAX}).",
+            "constituency": gettext_lazy("House of Representatives or Provincial Assembly seats only."),
+            "municipality": gettext_lazy("Local seats only: the municipality or rural municipality."),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Province and district names in the page's language (Devanagari on Nepali pages).
+        language = _geography_language()
+        self.fields["province"].choices = [("", "---------")] + geography.province_choices(language)
+        self.fields["district"].choices = [("", "---------")] + geography.district_choices_grouped(language)
+        self.fields["ward"].help_text = _("Ward seats only (%(min)s to %(max)s).") % {
+            "min": digits(geography.WARD_MIN),
+            "max": digits(geography.WARD_MAX),
+        }
         for name in ("level", "province", "district"):
             self.fields[name].required = True
         self.fields["province"].widget.attrs["data-province-select"] = ""
@@ -156,7 +186,7 @@ class PositionForm(forms.ModelForm):
 class PartyForm(forms.ModelForm):
     """Step 3: party (or independent) and what the candidate stands for, in both languages."""
 
-    party = forms.ChoiceField(choices=[("", "---------")] + geography.party_choices())
+    party = forms.ChoiceField(label=gettext_lazy("Party"))
 
     class Meta:
         model = Candidate
@@ -170,8 +200,11 @@ class PartyForm(forms.ModelForm):
             "experience",
         ]
 
+        labels = {"education": gettext_lazy("Education"), "experience": gettext_lazy("Experience")}
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["party"].choices = [("", "---------")] + geography.party_choices(_geography_language())
         for name in ("biography_en", "biography_ne", "manifesto_en", "manifesto_ne"):
             self.fields[name].required = True
         for name, field in self.fields.items():
@@ -186,13 +219,15 @@ class ReviewForm(forms.Form):
 
     declaration = forms.BooleanField(
         required=True,
-        label="I declare that the information above is true and that I am eligible to stand for this seat.",
+        label=gettext_lazy(
+            "I declare that the information above is true and that I am eligible to stand for this seat."
+        ),
     )
 
 
 STEPS = {
-    1: ("Personal details", PersonalForm),
-    2: ("Position and constituency", PositionForm),
-    3: ("Party and biography", PartyForm),
-    4: ("Review and declaration", ReviewForm),
+    1: (gettext_lazy("Personal details"), PersonalForm),
+    2: (gettext_lazy("Position and constituency"), PositionForm),
+    3: (gettext_lazy("Party and biography"), PartyForm),
+    4: (gettext_lazy("Review and declaration"), ReviewForm),
 }

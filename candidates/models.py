@@ -15,24 +15,26 @@ from datetime import date
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from . import geography
 
 
 class Candidate(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PENDING = "pending", "Pending review"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        DRAFT = "draft", _("Draft")
+        PENDING = "pending", _("Pending review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     class Level(models.TextChoices):
-        FEDERAL = "federal", "House of Representatives (federal)"
-        PROVINCIAL = "provincial", "Provincial Assembly"
-        MAYOR = "mayor", "Mayor / Chairperson (local)"
-        DEPUTY = "deputy", "Deputy Mayor / Vice-chairperson (local)"
-        WARD_CHAIR = "ward_chair", "Ward Chairperson (local)"
-        WARD_MEMBER = "ward_member", "Ward Member (local)"
+        FEDERAL = "federal", _("House of Representatives (federal)")
+        PROVINCIAL = "provincial", _("Provincial Assembly")
+        MAYOR = "mayor", _("Mayor / Chairperson (local)")
+        DEPUTY = "deputy", _("Deputy Mayor / Vice-chairperson (local)")
+        WARD_CHAIR = "ward_chair", _("Ward Chairperson (local)")
+        WARD_MEMBER = "ward_member", _("Ward Member (local)")
 
     # The levels' names in Nepali, for pages and emails in Nepali.
     LEVEL_NAMES_NE = {
@@ -54,8 +56,8 @@ class Candidate(models.Model):
     step = models.PositiveSmallIntegerField(default=0)
 
     # 1. Personal details
-    full_name_en = models.CharField("full name (English)", max_length=120)
-    full_name_ne = models.CharField("full name (Nepali)", max_length=120)
+    full_name_en = models.CharField(_("full name (English)"), max_length=120)
+    full_name_ne = models.CharField(_("full name (Nepali)"), max_length=120)
     date_of_birth = models.DateField(null=True, blank=True)
     phone = models.CharField(max_length=20, blank=True)
     photo = models.ImageField(upload_to="candidates/photos/%Y/%m/", blank=True)
@@ -70,10 +72,10 @@ class Candidate(models.Model):
 
     # 3. Party and biography
     party = models.CharField(max_length=40, blank=True, help_text="A party code, or 'independent'.")
-    biography_en = models.TextField("biography (English)", blank=True)
-    biography_ne = models.TextField("biography (Nepali)", blank=True)
-    manifesto_en = models.TextField("manifesto (English)", blank=True)
-    manifesto_ne = models.TextField("manifesto (Nepali)", blank=True)
+    biography_en = models.TextField(_("biography (English)"), blank=True)
+    biography_ne = models.TextField(_("biography (Nepali)"), blank=True)
+    manifesto_en = models.TextField(_("manifesto (English)"), blank=True)
+    manifesto_ne = models.TextField(_("manifesto (Nepali)"), blank=True)
     education = models.TextField(blank=True)
     experience = models.TextField(blank=True)
 
@@ -105,7 +107,11 @@ class Candidate(models.Model):
         province = geography.PROVINCE_BY_NUMBER.get(self.province)
         district = geography.DISTRICT_BY_CODE.get(self.district)
         party = geography.PARTY_BY_CODE.get(self.party)
-        level = self.LEVEL_NAMES_NE.get(self.level, "") if language == "ne" else self.get_level_display()
+        if language == "ne":
+            level = self.LEVEL_NAMES_NE.get(self.level, "")
+        else:
+            with translation.override("en"):  # the labels are translatable; "en" means English
+                level = self.get_level_display()
         return {
             "level": level,
             "province": province.name(language) if province else "",
@@ -113,17 +119,18 @@ class Candidate(models.Model):
             "party": party.name(language) if party else "",
         }
 
+    # In the active language (a page's, the admin's): Devanagari names on Nepali pages.
     @property
     def province_name(self) -> str:
-        return self.names()["province"]
+        return self.names(translation.get_language() or "en")["province"]
 
     @property
     def district_name(self) -> str:
-        return self.names()["district"]
+        return self.names(translation.get_language() or "en")["district"]
 
     @property
     def party_name(self) -> str:
-        return self.names()["party"]
+        return self.names(translation.get_language() or "en")["party"]
 
     def age_on(self, day: date) -> int | None:
         """Full years of age on ``day`` (None without a birth date)."""

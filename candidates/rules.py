@@ -2,12 +2,17 @@
 
 Each function returns a list of (field, message) problems, empty when all is well,
 so that a form can attach them to its fields and ``candidate_submit`` can refuse a
-profile that a later edit made inconsistent.
+profile that a later edit made inconsistent. Messages are in the active language,
+numbers and place names included.
 """
 
 from datetime import date
 
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from common.devanagari import digits
 
 from . import geography
 from .models import Candidate
@@ -44,14 +49,14 @@ def age_problems(*, date_of_birth: date | None, level: str) -> list[tuple[str, s
         return []
     day = today()
     if date_of_birth > day:
-        return [("date_of_birth", "The date of birth is in the future.")]
+        return [("date_of_birth", _("The date of birth is in the future."))]
     age = day.year - date_of_birth.year - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
     if age > MAXIMUM_AGE:
-        return [("date_of_birth", f"Please check the year: that makes you {age} years old.")]
+        return [("date_of_birth", _("Please check the year: that makes you %(age)s years old.") % {"age": digits(age)})]
     minimum = MINIMUM_AGE.get(level)
     if minimum and age < minimum:
-        label = Level(level).label
-        return [("level", f"A candidate for {label} must be at least {minimum} years old (you are {age}).")]
+        message = _("A candidate for %(level)s must be at least %(minimum)s years old (you are %(age)s).")
+        return [("level", message % {"level": Level(level).label, "minimum": digits(minimum), "age": digits(age)})]
     return []
 
 
@@ -60,24 +65,27 @@ def position_problems(
 ) -> list[tuple[str, str]]:
     """Where the candidate stands must exist and fit the level."""
     problems = []
+    language = "ne" if (get_language() or "").startswith("ne") else "en"
     found = geography.DISTRICT_BY_CODE.get(district)
     if province and found and found.province != province:
-        name = geography.PROVINCE_BY_NUMBER[province].name_en
-        problems.append(("district", f"{found.name_en} is not in {name}."))
+        names = {"district": found.name(language), "province": geography.PROVINCE_BY_NUMBER[province].name(language)}
+        problems.append(("district", _("%(district)s is not in %(province)s.") % names))
     if level in Candidate.CONSTITUENCY_LEVELS and found:
         if level == Level.FEDERAL:
             count = geography.hor_constituency_count(district)
         else:
             count = geography.provincial_constituency_count(district)
         if constituency is None:
-            problems.append(("constituency", "Enter the constituency number."))
+            problems.append(("constituency", _("Enter the constituency number.")))
         elif not 1 <= constituency <= count:
-            problems.append(("constituency", f"{found.name_en} has constituencies 1 to {count} at this level."))
+            message = _("%(district)s has constituencies 1 to %(count)s at this level.")
+            problems.append(("constituency", message % {"district": found.name(language), "count": digits(count)}))
     if level in Candidate.LOCAL_LEVELS and not municipality.strip():
-        problems.append(("municipality", "Enter the municipality or rural municipality."))
+        problems.append(("municipality", _("Enter the municipality or rural municipality.")))
     if level in Candidate.WARD_LEVELS:
         if ward is None:
-            problems.append(("ward", "Enter the ward number."))
+            problems.append(("ward", _("Enter the ward number.")))
         elif not geography.WARD_MIN <= ward <= geography.WARD_MAX:
-            problems.append(("ward", f"Ward numbers run from {geography.WARD_MIN} to {geography.WARD_MAX}."))
+            message = _("Ward numbers run from %(min)s to %(max)s.")
+            problems.append(("ward", message % {"min": digits(geography.WARD_MIN), "max": digits(geography.WARD_MAX)}))
     return problems

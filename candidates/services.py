@@ -12,7 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from common.devanagari import digits
 from mailer import api as mail
 
 from .forms import STEPS
@@ -28,7 +30,7 @@ TEMPLATE_REJECTION = "candidates/email/rejection"
 
 def candidate_for(*, user) -> Candidate:
     """The user's profile, created empty (a draft at step 0) on first use."""
-    candidate, _ = Candidate.objects.get_or_create(user=user)
+    candidate, _created = Candidate.objects.get_or_create(user=user)
     return candidate
 
 
@@ -91,7 +93,8 @@ def candidate_submit(*, candidate_id: int) -> bool:
             return False
         missing = incomplete_steps(candidate)
         if missing:
-            raise ValidationError(f"Please complete step {', '.join(map(str, missing))} before submitting.")
+            steps = ", ".join(digits(n) for n in missing)
+            raise ValidationError(_("Please complete step %(steps)s before submitting.") % {"steps": steps})
         now = timezone.now()
         candidate.status = Status.PENDING
         candidate.step = 4

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
@@ -73,9 +74,9 @@ def _review(request, candidate: Candidate, title: str):
             form.add_error(None, error)
         else:
             if submitted:
-                messages.success(request, "Your profile was submitted for review. We have emailed you a confirmation.")
+                messages.success(request, _("Your profile was submitted for review. We have emailed you a confirmation."))
             else:
-                messages.info(request, "Your profile had already been submitted.")
+                messages.info(request, _("Your profile had already been submitted."))
             return redirect("candidates:dashboard")
     incomplete = services.incomplete_steps(candidate)
     return render(

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "candidates",
     # The Celery app (loaded with Django, so tasks publish through it) and beat's schedule.
     "worker",
+    # Template filters every app's pages share (Devanagari digits and dates).
+    "common",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +93,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                # LANGUAGE_CODE, LANGUAGES, LANGUAGE_BIDI: <html lang> and the language switch.
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -150,6 +154,14 @@ LANGUAGES = [("en", "English"), ("ne", "नेपाली")]
 TIME_ZONE = "Asia/Kathmandu"
 USE_I18N = True
 USE_TZ = True
+# The site's own catalogue (locale/ne/LC_MESSAGES/django.po, compiled by `make messages`
+# with bin/compile-messages); it comes before Django's and so also fills gaps in Django's
+# own Nepali (a few form and password messages).
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language a visitor chose (/i18n/setlang/, or her preferred_language at login)
+# lives in this cookie, where LocaleMiddleware looks first: a year, not the browser session.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -394,6 +406,9 @@ DEFAULT_EXCEPTION_REPORTER = "electnepal.redaction.RedactingExceptionReporter"
 # --- Security ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# A form posted with a stale or missing CSRF token gets the site's 403 page, in the reader's language.
+CSRF_FAILURE_VIEW = "electnepal.views.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

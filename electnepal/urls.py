@@ -4,10 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from accounts.views import admin_login
+from accounts.views import admin_login, set_language
 from mailer.ops.dashboard import dashboard_view
 
 from . import healthz
+
+# The error pages: the site's layout in the reader's language (electnepal/views.py).
+handler403 = "electnepal.views.permission_denied"
+handler404 = "electnepal.views.page_not_found"
+handler500 = "electnepal.views.server_error"
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
@@ -21,6 +26,8 @@ urlpatterns = [
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("healthz/", healthz.healthz, name="healthz"),
+    # Django's set_language, which also saves a logged-in user's choice (accounts.views).
+    path("i18n/setlang/", set_language, name="set_language"),
 ]
 # Uploaded photos, in development only (static() adds nothing unless DEBUG); in
 # production the web server or a storage backend serves MEDIA_ROOT.

@@ -120,7 +120,7 @@ def test_forgot_reset_login_and_old_sessions_end(e2e, ses):
 
     form = client.get(path)
     assert form.status_code == 200
-    assert form["Referrer-Policy"] == "no-referrer"
+    assert form["Referrer-Policy"] == "strict-origin"
     assert "no-store" in form["Cache-Control"]
     assert client.get(path).status_code == 200  # showing the form uses nothing up
 

@@ -54,7 +54,7 @@ def assert_safe_page(response):
     assert response.status_code in (200, 400, 403, 404, 429), response.status_code
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
-    assert response["Referrer-Policy"] in ("same-origin", "no-referrer")
+    assert response["Referrer-Policy"] in ("same-origin", "strict-origin")
     policy = csp_of(response)
     assert policy["default-src"] == ["'self'"] and policy["frame-ancestors"] == ["'none'"]
     assert policy["object-src"] == ["'none'"] and policy["base-uri"] == ["'none'"]
@@ -103,12 +103,12 @@ def test_signed_in_pages_carry_the_headers_and_nothing_the_csp_blocks(db):
     assert_safe_page(unverified.get("/candidates/register/1/"))
 
 
-def test_token_pages_send_no_referrer(db):
+def test_token_pages_send_no_token_in_referer(db):
     links = [p for p in site_pages() if p.startswith(("/auth/verify-email/", "/auth/reset-password/"))]
     assert len(links) == 2
     for path in links:
         response = Client().get(path)
-        assert response["Referrer-Policy"] == "no-referrer" and "no-store" in response["Cache-Control"]
+        assert response["Referrer-Policy"] == "strict-origin" and "no-store" in response["Cache-Control"]
 
 
 def test_429_page_is_safe_too(db, settings):
