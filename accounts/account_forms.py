@@ -37,6 +37,9 @@ class PasswordChangeForm(auth_forms.PasswordChangeForm):
         super().__init__(*args, **kwargs)
         self.fields["old_password"].label = _("Current password")
         self.fields["new_password1"].label = _("New password")
+        # As on the sign-up and reset forms: the validators speak when a password fails them
+        # (Django's list of their rules is only partly translated into Nepali).
+        self.fields["new_password1"].help_text = ""
         self.fields["new_password2"].label = _("New password (again)")
 
 

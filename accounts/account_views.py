@@ -15,7 +15,7 @@ from django_ratelimit.decorators import ratelimit
 from . import account_changes as changes
 from .account_forms import AccountForm, DeleteAccountForm, EmailChangeForm, PasswordChangeForm
 from .ratelimits import limit, link_key, posted_email_key
-from .views import posted
+from .views import keep_link_private, posted
 
 # The same answer whether or not the new address has an account.
 CHECK_NEW_ADDRESS = gettext_lazy(
@@ -91,14 +91,6 @@ def email_change(request):
     return render(request, "accounts/email_change.html", {"form": form})
 
 
-def _keep_link_private(response):
-    # The URL carries the token: no Referer leaves the site with it. Not
-    # "no-referrer": under it browsers send "Origin: null" with the page's own
-    # form POST, which Django's CSRF check refuses (403).
-    response["Referrer-Policy"] = "same-origin"
-    return response
-
-
 def _change_link_dead(request):
     messages.error(request, _("This link to change your email address is invalid, used or expired."))
     return redirect("accounts:account")
@@ -116,7 +108,7 @@ def email_change_confirm(request, token):
         if change is None:
             return _change_link_dead(request)
         page = render(request, "accounts/email_change_confirm.html", {"new_email": change.new_email})
-        return _keep_link_private(page)
+        return keep_link_private(page)
     result = changes.email_change_confirm(token=token)
     if result is changes.EmailChangeResult.INVALID:
         return _change_link_dead(request)

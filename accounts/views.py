@@ -78,7 +78,8 @@ VERIFY_OUTCOMES = {
 }
 
 
-def _keep_link_private(response):
+def keep_link_private(response):
+    """``response`` of a page whose URL carries a token, with the Referrer-Policy that keeps it there."""
     # The URL carries the token: keep it out of Referer headers (and caches, never_cache).
     # "strict-origin", not "no-referrer": a Referer never holds more than the site's
     # origin, and the page's own form POST keeps its real Origin header; under
@@ -96,7 +97,7 @@ def verify_email(request, token):
     """``/auth/verify-email/<token>/``: GET shows a confirm button (unless VERIFY_EMAIL_ON_GET), POST verifies."""
     # Mail scanners fetch every link: a GET only shows a button, unless configured otherwise.
     if request.method == "GET" and not settings.VERIFY_EMAIL_ON_GET:
-        return _keep_link_private(render(request, "accounts/verify_email.html"))
+        return keep_link_private(render(request, "accounts/verify_email.html"))
     level, text, target = VERIFY_OUTCOMES[services.email_verify(token=token)]
     messages.add_message(request, level, text)
     return redirect(target)
@@ -156,7 +157,7 @@ def reset_password(request, token):
             return _reset_link_dead(request)
         messages.success(request, _("Your password has been changed. Log in with the new one."))
         return redirect("accounts:login")
-    return _keep_link_private(render(request, "accounts/reset_password.html", {"form": form}))
+    return keep_link_private(render(request, "accounts/reset_password.html", {"form": form}))
 
 
 class LoginView(auth_views.LoginView):
@@ -181,16 +182,13 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         ratelimits.login_attempt_succeeded(self.attempt)
-        return super().form_valid(form)
+        response = super().form_valid(form)
+        # The site speaks her language from the first page after login.
+        return language.language_cookie_set(response, self.request.user.preferred_language)
 
     def form_invalid(self, form):
         ratelimits.login_attempt_failed(self.request)
         return super().form_invalid(form)
-
-    def form_valid(self, form):
-        # The site speaks her language from the first page after login.
-        response = super().form_valid(form)
-        return language.language_cookie_set(response, self.request.user.preferred_language)
 
 
 @require_POST

@@ -175,7 +175,7 @@ def test_confirming_changes_the_address_and_tells_the_old_one(sita):
     path = confirm_path()
     page = client.get(path)
     assert page.status_code == 200 and b'<form method="post">' in page.content and b"sita.new@example.com" in page.content
-    assert page["Referrer-Policy"] == "same-origin" and "no-store" in page["Cache-Control"]
+    assert page["Referrer-Policy"] == "strict-origin" and "no-store" in page["Cache-Control"]
     sita.refresh_from_db()
     assert sita.email == "sita@example.com"  # a GET (a mail scanner) changes nothing
 

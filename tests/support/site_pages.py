@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from django.urls import include, path
 
-from accounts.models import User
+from accounts.models import EmailChange, User
+from accounts.tokens import new_token, token_hash
 from candidates import services as candidate_services
 from candidates.models import Candidate
 from tests.support.accounts import reset_token, signup_data
@@ -58,6 +59,9 @@ def site_pages() -> list[Page]:
     newcomer = make_user("binod")  # a profile at step 0: the first step's errors
     approved_pk = Candidate.objects.get(user=approved).pk
     token = reset_token(make_user("asha"))
+    mover = make_user("dipa")  # an address change waiting for its link
+    change_token = new_token()
+    EmailChange.objects.create(user=mover, new_email="dipa.new@example.com", token_hash=token_hash(change_token))
     new_account = signup_data(username="nabin", email="nabin@example.com", first_name="नवीन", last_name="श्रेष्ठ")
     return [
         Page("home", "/"),
@@ -75,6 +79,19 @@ def site_pages() -> list[Page]:
         Page("reset-password-dead", f"/auth/reset-password/{uuid.uuid4()}/"),
         Page("verify-email", f"/auth/verify-email/{uuid.uuid4()}/"),
         Page("verify-email-unknown", f"/auth/verify-email/{uuid.uuid4()}/", post={}),
+        Page("account", "/auth/account/", user=visitor),
+        Page("account-errors", "/auth/account/", user=visitor, post={"first_name": "x" * 200}),
+        Page("password-change", "/auth/password-change/", user=visitor),
+        Page("password-change-errors", "/auth/password-change/", user=visitor,
+             post={"old_password": "wrong", "new_password1": "1", "new_password2": "2"}),
+        Page("email-change", "/auth/email-change/", user=visitor),
+        Page("email-change-errors", "/auth/email-change/", user=visitor, post={"email": "not an address"}),
+        Page("email-change-done", "/auth/email-change/", user=visitor,
+             post={"email": "gita.new@example.com", "password": PASSWORD}),
+        Page("email-change-confirm", f"/auth/email-change/{change_token}/"),
+        Page("email-change-dead", f"/auth/email-change/{uuid.uuid4()}/", user=visitor),
+        Page("delete-account", "/auth/delete-account/", user=visitor),
+        Page("delete-account-errors", "/auth/delete-account/", user=visitor, post={"password": "wrong"}),
         Page("wizard-1", "/candidates/register/1/", user=draft),
         Page("wizard-1-errors", "/candidates/register/1/", user=newcomer, post={}),
         Page("wizard-2", "/candidates/register/2/", user=draft),
