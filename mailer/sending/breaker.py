@@ -129,7 +129,7 @@ def provider_failed(reason: str, *, halt: bool = False) -> float:
 # KEYS: pause, errors, level, last, probe. A success while paused came from a send that was
 # in flight when the pause began: like such an error, it says nothing; the probe decides.
 _SUCCESS = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('PTTL', KEYS[1]) > 0 then  -- as paused() and the gate count it: a pause with 0 ms left is over
   return 0
 end
 return redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
