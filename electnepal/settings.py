@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz/ for load balancers and container checks: any Host, no https redirect.
+    "electnepal.healthz.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files under gunicorn (the container has no other server).
     "whitenoise.middleware.WhiteNoiseMiddleware",

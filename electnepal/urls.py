@@ -19,6 +19,7 @@ urlpatterns = [
     # Staff log in through /auth/login/ and its failed-login limits, not the admin's own form.
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
+    # Answered by electnepal.healthz.HealthCheckMiddleware before Host checks; named here for reverse().
     path("healthz/", healthz.healthz, name="healthz"),
 ]
 # Uploaded photos, in development only (static() adds nothing unless DEBUG); in
