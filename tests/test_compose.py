@@ -16,7 +16,6 @@ import ast
 import base64
 import os
 import re
-import shlex
 import socket
 import subprocess
 import sys
@@ -67,6 +66,15 @@ DOTENV = {
 
 
 # --- The file ---------------------------------------------------------------
+
+
+def test_the_tests_read_variables_as_compose_does():
+    # What every test below relies on to see a container's values.
+    env = {"A": "a", "EMPTY": ""}
+    assert interpolate("${A}-${A:-x}-${EMPTY:-d}-${EMPTY-d}-${NONE:-${A}}-$$A", env) == "a-a-d--a-$A"
+    with pytest.raises(Unset):
+        interpolate("${EMPTY:?needed}", env)
+    assert interpolate("${EMPTY?needed}", env) == ""
 
 
 def test_the_services_are_there():
