@@ -275,7 +275,8 @@ def test_a_body_over_the_limit_never_reaches_web_whole(proxy):
                       headers={"Content-Type": "application/octet-stream"})[0]
     except urllib.error.URLError:
         status = "closed"  # Caddy answers 413 and closes while the client is still sending
-    assert status in (413, "closed")
+    # 413, or 502 when the cut-off upstream connection fails first (a race under load).
+    assert status in (413, 502, "closed")
     # Caddy streams bodies: web may see the start of it, never more than the limit.
     received = [int(seen.get("x-body-received", 0)) for seen in proxy["upstream"].seen[before:]]
     assert all(size <= 10 * 1000 * 1000 for size in received), received
