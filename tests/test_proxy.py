@@ -157,6 +157,9 @@ def proxy(caddy, tmp_path_factory):
     (media / "candidates").mkdir(parents=True)
     (media / "candidates" / "photo.jpg").write_bytes(_jpeg())
     (media / "candidates" / "UPPER.JPG").write_bytes(_jpeg())
+    (media / "candidates" / "Mixed.Jpeg").write_bytes(_jpeg())
+    (media / "candidates" / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (media / "candidates" / "photo.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBP")
     (media / "candidates" / "page.html").write_text("<script>alert(1)</script>")
     (media / "candidates" / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
     (media / "candidates" / "sneaky.jpg").write_text("<html><script>alert(1)</script></html>")
@@ -252,12 +255,14 @@ def test_static_files_are_served_from_their_volume_with_safe_headers(proxy):
 
 
 def test_photos_are_served_as_images_and_nothing_else(proxy):
-    for name in ("photo.jpg", "UPPER.JPG"):
+    for name in ("photo.jpg", "UPPER.JPG", "Mixed.Jpeg"):
         status, headers, body = _get(proxy, f"/media/candidates/{name}")
         assert status == 200 and body == _jpeg(), name
         assert headers["Content-Type"] == "image/jpeg"
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    for name, kind in (("photo.png", "image/png"), ("photo.webp", "image/webp")):
+        assert _get(proxy, f"/media/candidates/{name}")[1]["Content-Type"] == kind
     # HTML in a .jpg is still declared a JPEG, never sniffed into a page, and could run nothing.
     status, headers, _ = _get(proxy, "/media/candidates/sneaky.jpg")
     assert status == 200 and headers["Content-Type"] == "image/jpeg" and headers["X-Content-Type-Options"] == "nosniff"
