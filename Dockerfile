@@ -20,8 +20,11 @@ RUN pip install -r requirements.txt
 COPY . .
 # The translations (locale/*/django.po and locale-fragments/*.po -> django.mo).
 RUN python bin/compile-messages
-# settings.py writes under var/ (SQLite, static files) and logs/ (email.log).
-RUN mkdir -p var logs && chown app:app var logs
+# settings.py writes under var/ (SQLite, static files, photos) and logs/ (email.log).
+# The mount points exist here, owned by the app user: Docker gives an empty named
+# volume the owner of the folder it is mounted on (docker-compose.yml), and one made
+# for a missing folder would be root's, where uploads fail.
+RUN mkdir -p var/static var/media logs && chown -R app:app var logs
 
 # Numeric, so a runtime can check it is not root (e.g. runAsNonRoot).
 USER 10001:10001

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz/ for load balancers and container checks: any Host, no https redirect.
+    "electnepal.healthz.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files under gunicorn (the container has no other server).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -168,13 +170,49 @@ STATIC_ROOT = VAR_DIR / "static"
 # The site's stylesheet: a file, not a <style> block, so the CSP needs no 'unsafe-inline'.
 STATICFILES_DIRS = [BASE_DIR / "electnepal" / "static"]
 # Uploads (candidate photos). Served by Django only with DEBUG; in production by the
-# web server or a storage backend, never from the code's directory.
+# proxy from MEDIA_ROOT (docker-compose.yml) or, with MEDIA_S3_BUCKET, from S3 (or an
+# S3-compatible store) through django-storages, shared by every web machine; never
+# from the code's directory. The CSP's img-src follows (MEDIA_ORIGINS).
+# https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+MEDIA_ORIGINS: list[str] = []  # where photos come from besides this site
+MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    from urllib.parse import urlsplit as _urlsplit
+
+    # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, else the instance's role.
+    _s3_region = env.str("MEDIA_S3_REGION", default="ap-south-1")
+    _s3_endpoint = env.str("MEDIA_S3_ENDPOINT_URL", default="")  # another S3 (MinIO, R2, a test's moto)
+    _s3_domain = env.str("MEDIA_S3_CUSTOM_DOMAIN", default="")  # a CDN in front of the bucket
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "region_name": _s3_region,
+            "endpoint_url": _s3_endpoint or None,
+            "custom_domain": _s3_domain or None,
+            "location": "media",
+            # The bucket stays private: links are signed for an hour, unless a CDN serves it.
+            "querystring_auth": not _s3_domain,
+            "file_overwrite": False,
+            # Path-style under an endpoint, the bucket's own host on AWS: the origin below.
+            "addressing_style": "path" if _s3_endpoint else "virtual",
+            "object_parameters": {"CacheControl": "max-age=3600"},
+        },
+    }
+    if _s3_domain:
+        MEDIA_ORIGINS = [f"https://{_s3_domain}"]
+    elif _s3_endpoint:
+        MEDIA_ORIGINS = ["{0.scheme}://{0.netloc}".format(_urlsplit(_s3_endpoint))]
+    else:
+        # boto3's URLs: the bucket's own host, or the region's for a name with dots (TLS).
+        _s3_host = "s3.amazonaws.com" if _s3_region == "us-east-1" else f"s3.{_s3_region}.amazonaws.com"
+        MEDIA_ORIGINS = [f"https://{_s3_host}" if "." in MEDIA_S3_BUCKET else f"https://{MEDIA_S3_BUCKET}.{_s3_host}"]
 
 # --- Cache (rate limits) ----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -439,7 +477,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF],
-        "img-src": [SELF],
+        "img-src": [SELF, *MEDIA_ORIGINS],  # candidate photos, wherever media lives
         "object-src": [NONE],
         "base-uri": [NONE],
         "form-action": [SELF],

@@ -25,6 +25,7 @@ urlpatterns = [
     # Staff log in through /auth/login/ and its failed-login limits, not the admin's own form.
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
+    # Answered by electnepal.healthz.HealthCheckMiddleware before Host checks; named here for reverse().
     path("healthz/", healthz.healthz, name="healthz"),
     # Django's set_language, which also saves a logged-in user's choice (accounts.views).
     path("i18n/setlang/", set_language, name="set_language"),

@@ -6,6 +6,7 @@ sent, so a redelivered message is harmless.
 """
 
 import os
+import secrets
 import sys
 
 from celery import Celery, signals
@@ -27,6 +28,9 @@ def _refuse_open_flower() -> None:
         if not os.environ.get("FLOWER_BASIC_AUTH"):
             sys.exit("Refusing to start Flower without FLOWER_BASIC_AUTH=user:password in the environment.")
         os.environ.setdefault("FLOWER_ADDRESS", "127.0.0.1")
+        # Flower reads the broker settings and signs nothing, so it needs not the app's
+        # key (docker-compose.yml gives it none): a throwaway one lets the settings load.
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 
 
 _refuse_open_flower()
