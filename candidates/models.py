@@ -92,6 +92,9 @@ class Candidate(models.Model):
     class Meta:
         ordering = ["-submitted_at", "-created_at"]
         indexes = [models.Index(fields=["level", "province"])]
+        # Deciding which profiles the public sees is its own right: viewing or
+        # editing a profile in the admin does not include it.
+        permissions = [("review_candidate", "Can approve or reject candidate profiles")]
 
     def __str__(self) -> str:
         return self.full_name_en or f"candidate #{self.pk}"
