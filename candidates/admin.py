@@ -51,7 +51,7 @@ class CandidateAdmin(admin.ModelAdmin):
     fieldsets = [
         ("Review", {"fields": ["status", "submitted_at", "reviewed_at", "reviewed_by", "admin_notes"]}),
         ("Personal details", {"fields": ["user", "full_name_en", "full_name_ne", "date_of_birth", "phone",
-                                         "photo", "photo_preview"]}),
+                                         "photo_preview"]}),
         ("Position", {"fields": ["level", "province", "district", "constituency", "municipality", "ward"]}),
         ("Party and biography", {"fields": ["party", "biography_en", "biography_ne", "manifesto_en",
                                             "manifesto_ne", "education", "experience"]}),
@@ -64,7 +64,10 @@ class CandidateAdmin(admin.ModelAdmin):
 
     @admin.display(description="photo")
     def photo_preview(self, candidate):
-        return format_html('<img src="{}" alt="" width="160">', candidate.photo.url) if candidate.photo else "-"
+        # Shown, not editable here: a photo is stored only as the wizard re-encodes it (candidates.photos).
+        if not candidate.photo:
+            return "-"
+        return format_html('<img src="{}" alt="" width="160">', reverse("candidates:photo", args=[candidate.pk]))
 
     def has_review_permission(self, request) -> bool:
         """May this user approve and reject profiles (``candidates.review_candidate``)?"""

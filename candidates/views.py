@@ -5,13 +5,15 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import services
+from . import photos, services
 from .forms import STEPS, ReviewForm
 from .models import Candidate
+from .uploads import body_size_limited
 
 
 def verified_required(view):
@@ -39,6 +41,7 @@ def register(request):
     return redirect(_step_url(min(candidate.step + 1, 4)))
 
 
+@body_size_limited("CANDIDATES_UPLOAD_MAX_BYTES")
 @require_http_methods(["GET", "POST"])
 @verified_required
 def register_step(request, step: int):
@@ -98,3 +101,26 @@ def profile(request, pk: int):
     """Public: approved profiles only; any other (or none) is a 404, not a hint that it exists."""
     candidate = get_object_or_404(Candidate, pk=pk, status=Candidate.Status.APPROVED)
     return render(request, "candidates/profile.html", {"candidate": candidate})
+
+
+@require_GET
+def photo(request, pk: int):
+    """A profile's photo, always ``image/jpeg`` (photos are stored re-encoded, candidates.photos).
+
+    The public sees the photos of approved profiles; the candidate and staff who may
+    view profiles see any. Anything else is a 404, as for the profile page.
+    """
+    candidate = get_object_or_404(Candidate, pk=pk)
+    allowed = (
+        candidate.status == Candidate.Status.APPROVED
+        or candidate.user_id == request.user.pk
+        or (request.user.is_staff and request.user.has_perm("candidates.view_candidate"))
+    )
+    if not allowed or not candidate.photo:
+        raise Http404
+    response = FileResponse(candidate.photo.open("rb"), content_type=photos.PHOTO_CONTENT_TYPE)
+    response["Content-Disposition"] = f'inline; filename="candidate-{candidate.pk}{photos.PHOTO_EXTENSION}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    # A profile leaves the public page when it is edited: no shared cache keeps its photo.
+    response["Cache-Control"] = "private, max-age=300"
+    return response
