@@ -134,3 +134,25 @@ class Candidate(models.Model):
         if born is None:
             return None
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+class Submission(models.Model):
+    """One submission of a profile for review: what the per-day limit counts and the staff digest reads.
+
+    ``staff_notified_at`` is when the reviewers were told, by an email of its own
+    or in a digest; empty while the submission waits for the next digest.
+    """
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="submissions")
+    submitted_at = models.DateTimeField()
+    # Submitted again after a review (the reviewers' emails say so).
+    resubmission = models.BooleanField(default=False)
+    # Indexed for the digest's two questions: what waits (NULL), and when did reviewers last hear.
+    staff_notified_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["submitted_at"]
+        indexes = [models.Index(fields=["candidate", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.candidate} submitted {self.submitted_at:%Y-%m-%d %H:%M}"

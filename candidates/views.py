@@ -9,6 +9,9 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+from common.ratelimits import limit
 
 from . import photos, services
 from .forms import STEPS, ReviewForm
@@ -67,6 +70,12 @@ def register_step(request, step: int):
     )
 
 
+# Submitting emails the candidate and the reviewers: limited per user and per IP
+# (429), on top of the per-profile limit of submissions a day (services).
+@ratelimit(group="candidate-submit", key="user", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_USER"), method="POST",
+           block=True)
+@ratelimit(group="candidate-submit-ip", key="ip", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_IP"), method="POST",
+           block=True)
 def _review(request, candidate: Candidate, title: str):
     form = ReviewForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():

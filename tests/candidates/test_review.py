@@ -3,10 +3,12 @@
 import pytest
 from django.test import Client
 
+from candidates import services
 from candidates.models import Candidate
 from mailer.models import Email
 from tests.support.accounts import wait_all_final
 from tests.support.candidates import complete_wizard, logged_in, make_user, step3
+from tests.support.waits import wait_for
 
 CHANGELIST = "/admin/candidates/candidate/"
 REJECT = CHANGELIST + "reject/"
@@ -67,7 +69,7 @@ def test_approve_one_or_many_records_who_and_when_and_emails_once(e2e, ses, admi
     assert Email.objects.count() == emails_before + 2
 
 
-def test_reject_needs_notes_and_sends_them_escaped_in_html(e2e, ses, admin_client):
+def test_reject_needs_notes_and_sends_them_escaped_in_html(e2e, ses, admin_client, settings):
     client, admin = admin_client
     candidate = submitted("hari")
     wait_all_final()
@@ -103,9 +105,15 @@ def test_reject_needs_notes_and_sends_them_escaped_in_html(e2e, ses, admin_clien
     complete_wizard(owner)
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.PENDING
+    # The reviewers heard of the first submission; the resubmission comes in the digest
+    # once their window is over (shortened here to a second).
+    assert services.candidate_staff_digest() == 0
+    settings.CANDIDATES_STAFF_DIGEST_SECONDS = 1
+    wait_for(lambda: services.candidate_staff_digest() == 1, message="the window to end and the digest to go")
     wait_all_final()
-    resubmitted = [m for m in ses.sent()[before:] if "resubmitted" in m["Subject"]]
-    assert sorted(m["To"] for m in resubmitted) == ["reviewer@example.com", "second_admin@example.com"]
+    digests = [m for m in ses.sent()[before:] if "wait for review" in m["Subject"] or "waits for review" in m["Subject"]]
+    assert sorted(m["To"] for m in digests) == ["reviewer@example.com", "second_admin@example.com"]
+    assert "edited and submitted again" in digests[0].get_body(("plain",)).get_content()
 
 
 def test_only_pending_profiles_are_decided(admin_client):
