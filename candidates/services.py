@@ -47,10 +47,13 @@ def candidate_save_step(*, candidate: Candidate, step: int, data: dict) -> Candi
     """Save wizard step ``step`` of ``candidate``: ``data`` maps its fields to validated values.
 
     The values are a step form's ``cleaned_data``: each is stored as a ModelForm
-    would store it (a photo of None keeps the saved one, False clears it). The
+    would store it (a photo of None keeps the saved one, False clears it; the file
+    of a replaced or cleared photo is deleted on commit). The
     profile goes (back) to draft until it is submitted again. Raises
     FieldDoesNotExist for a name that is not a field of the profile.
     """
+    # From the row: a ModelForm's validation has set the new photo on ``candidate`` already.
+    old_photo = Candidate.objects.filter(pk=candidate.pk).values_list("photo", flat=True).first()
     for name, value in data.items():
         Candidate._meta.get_field(name).save_form_data(candidate, value)
     if candidate.status != Status.DRAFT:
@@ -59,6 +62,11 @@ def candidate_save_step(*, candidate: Candidate, step: int, data: dict) -> Candi
         candidate.status = Status.DRAFT
     candidate.step = max(candidate.step, step)
     candidate.save()
+    if old_photo and candidate.photo.name != old_photo:
+        # A replaced or removed photo leaves no file behind (an upload from before
+        # re-encoding may still hold its EXIF); once the new name is committed.
+        storage = candidate.photo.storage
+        transaction.on_commit(lambda: storage.delete(old_photo))
     return candidate
 
 

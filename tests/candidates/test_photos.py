@@ -226,3 +226,42 @@ def test_the_photo_is_served_as_jpeg_to_the_owner_and_staff_and_once_approved_to
     assert Client().get("/media/" + candidate.photo.name).status_code == 404  # MEDIA_ROOT is not served
     Candidate.objects.filter(pk=candidate.pk).update(status=Candidate.Status.APPROVED)
     assert Client().get(url)["Content-Type"] == "image/jpeg"
+
+
+def test_a_replaced_photo_leaves_no_file_behind(media, django_capture_on_commit_callbacks):
+    client = logged_in(make_user())
+
+    def post(data):
+        with django_capture_on_commit_callbacks(execute=True):  # as at the request's commit
+            assert client.post(step_url(1), {**step1(), **data}).status_code == 302
+
+    post({"photo": upload(jpeg_with_gps(), "a.jpg", "image/jpeg")})
+    first = Candidate.objects.get().photo.name
+    assert (media / first).exists()
+    post({"photo": png()})
+    second = Candidate.objects.get().photo.name
+    assert second != first and (media / second).exists() and not (media / first).exists()
+    post({"photo-clear": "on"})
+    assert not Candidate.objects.get().photo and not (media / second).exists()
+
+
+def test_photos_stored_before_re_encoding_are_re_encoded_by_the_migration(transactional_db, media):
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+
+    call_command("migrate", "candidates", "0004", verbosity=0)
+    with_gps = Candidate.objects.create(user=make_user("hari"), full_name_en="Hari")
+    with_gps.photo.save("home.JPG", ContentFile(jpeg_with_gps()))
+    broken = Candidate.objects.create(user=make_user("gita"), full_name_en="Gita")
+    broken.photo.save("cv.png", ContentFile(b"not an image"))
+    old_files = [media / with_gps.photo.name, media / broken.photo.name]
+    assert all(path.exists() for path in old_files)
+
+    call_command("migrate", "candidates", verbosity=0)
+    with_gps.refresh_from_db()
+    broken.refresh_from_db()
+    assert with_gps.photo.name.endswith(".jpg") and "home" not in with_gps.photo.name
+    image = Image.open(media / with_gps.photo.name)
+    assert image.format == "JPEG" and not image.getexif().get_ifd(GPS) and not dict(image.getexif())
+    assert not broken.photo  # could not be made safe: gone, to be uploaded again
+    assert not any(path.exists() for path in old_files)
