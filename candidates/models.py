@@ -139,8 +139,9 @@ class Candidate(models.Model):
 class Submission(models.Model):
     """One submission of a profile for review: what the per-day limit counts and the staff digest reads.
 
-    ``staff_notified_at`` is when the reviewers were told, by an email of its own
-    or in a digest; empty while the submission waits for the next digest.
+    ``staff_notified_at`` is when the reviewers' email about it was dealt with:
+    empty while it waits; ``staff_emailed`` says whether that email listed it
+    (a profile withdrawn or decided before its turn is dropped, unannounced).
     """
 
     candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="submissions")
@@ -149,6 +150,7 @@ class Submission(models.Model):
     resubmission = models.BooleanField(default=False)
     # Indexed for the digest's two questions: what waits (NULL), and when did reviewers last hear.
     staff_notified_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    staff_emailed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["submitted_at"]

@@ -8,8 +8,9 @@ one email per reviewer goes out per window of CANDIDATES_STAFF_DIGEST_SECONDS:
   as before: in a quiet hour reviewers hear without delay;
 - later submissions in the window wait (``Submission.staff_notified_at`` empty);
 - beat runs ``candidates.staff_digest`` every minute: once the window is over, the
-  waiting submissions go out as one ``staff_digest`` per reviewer, which opens
-  the next window.
+  waiting submissions go out as one ``staff_digest`` per reviewer (or, if only
+  one waits, its ``admin_notification``), which opens the next window. A
+  submission that finds the window over takes whatever waits along with it.
 
 The window is read from the database (the last ``staff_notified_at``), in the
 transaction of the submission or the digest and under one PostgreSQL advisory
@@ -52,7 +53,7 @@ def window_take() -> bool:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
     since = timezone.now() - timedelta(seconds=seconds)
-    return not Submission.objects.filter(staff_notified_at__gt=since).exists()
+    return not Submission.objects.filter(staff_emailed=True, staff_notified_at__gt=since).exists()
 
 
 def reviewers():
@@ -70,56 +71,65 @@ def _entry(submission: Submission, language: str) -> dict:
 
 
 def staff_notify(*, submission: Submission) -> bool:
-    """Announce ``submission`` to every reviewer now if the window allows; else leave it for the digest.
+    """Tell the reviewers of ``submission`` now if the window allows; else leave it for the digest.
 
-    Call inside the submission's transaction (the emails and the window are recorded in it).
-    Returns True if the reviewers were emailed.
+    Call inside the submission's transaction (the emails and the window are recorded
+    in it), after saving ``submission``. Whatever else waits goes in the same email
+    (then a digest), so nothing depends on beat alone. Returns True if emailed.
     """
     if not window_take():
         return False
-    for staff in reviewers():
-        mail.enqueue(
-            template=TEMPLATE_ADMIN_NOTIFICATION, to=staff.email, language=staff.preferred_language,
-            context=_entry(submission, staff.preferred_language),
-        )
-    submission.staff_notified_at = timezone.now()
-    submission.save(update_fields=["staff_notified_at"])
-    return True
+    return _announce(_waiting()) > 0
 
 
 def staff_digest_send() -> int:
-    """Send the waiting submissions to every reviewer in one digest, once the window allows.
+    """Send the waiting submissions to every reviewer in one email, once the window allows.
 
-    Returns how many profiles the digest listed (0: nothing waited, the window is
-    still open, or every waiting profile has left review). Profiles that are no
-    longer pending (edited back to draft, or decided) are dropped from it; a profile
-    submitted twice is listed once. Safe to run twice at once (the window's lock).
+    Returns how many profiles it listed (0: nothing waited, the window is still
+    open, or every waiting profile has left review). Profiles that are no longer
+    pending (edited back to draft, or decided) are dropped; a profile submitted
+    twice is listed once. Safe to run twice at once (the window's lock).
     """
     if not Submission.objects.filter(staff_notified_at__isnull=True).exists():
         return 0
     with transaction.atomic():
         if not window_take():
             return 0
-        waiting = list(
-            Submission.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("candidate")
-            .filter(staff_notified_at__isnull=True)
-            .order_by("submitted_at", "pk")
-        )
-        Submission.objects.filter(pk__in=[s.pk for s in waiting]).update(staff_notified_at=timezone.now())
-        latest = {s.candidate_id: s for s in waiting}  # the last submission of each profile
-        listed = [s for s in latest.values() if s.candidate.status == Candidate.Status.PENDING]
-        if not listed:
-            return 0
-        changelist = mail.site_url("admin:candidates_candidate_changelist") + "?status__exact=pending"
-        for staff in reviewers():
-            language = staff.preferred_language
-            mail.enqueue(
-                template=TEMPLATE_STAFF_DIGEST, to=staff.email, language=language,
-                context={
-                    "count": len(listed),
-                    "submissions": [_entry(s, language) for s in listed],
-                    "pending_url": changelist,
-                },
-            )
+        return _announce(_waiting())
+
+
+def _waiting() -> list[Submission]:
+    return list(
+        Submission.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("candidate")
+        .filter(staff_notified_at__isnull=True)
+        .order_by("submitted_at", "pk")
+    )
+
+
+def _announce(waiting: list[Submission]) -> int:
+    """Email every reviewer about the ``waiting`` submissions still pending: one notice, or a digest of several.
+
+    Marks every one of them as dealt with; only those listed count as emailed (the window).
+    """
+    latest = {s.candidate_id: s for s in waiting}  # the last submission of each profile
+    listed = [s for s in latest.values() if s.candidate.status == Candidate.Status.PENDING]
+    now = timezone.now()
+    Submission.objects.filter(pk__in=[s.pk for s in waiting]).update(staff_notified_at=now)
+    Submission.objects.filter(pk__in=[s.pk for s in listed]).update(staff_emailed=True)
+    if not listed:
+        return 0
+    pending_url = mail.site_url("admin:candidates_candidate_changelist") + "?status__exact=pending"
+    for staff in reviewers():
+        language = staff.preferred_language
+        if len(listed) == 1:
+            template, context = TEMPLATE_ADMIN_NOTIFICATION, _entry(listed[0], language)
+        else:
+            template = TEMPLATE_STAFF_DIGEST
+            context = {
+                "count": len(listed),
+                "submissions": [_entry(s, language) for s in listed],
+                "pending_url": pending_url,
+            }
+        mail.enqueue(template=template, to=staff.email, language=language, context=context)
     return len(listed)

@@ -18,6 +18,7 @@ class Migration(migrations.Migration):
                 ('submitted_at', models.DateTimeField()),
                 ('resubmission', models.BooleanField(default=False)),
                 ('staff_notified_at', models.DateTimeField(blank=True, db_index=True, null=True)),
+                ('staff_emailed', models.BooleanField(default=False)),
                 ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='submissions', to='candidates.candidate')),
             ],
             options={

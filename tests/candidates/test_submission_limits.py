@@ -1,9 +1,11 @@
 """What one user can make the site email: submissions a day per profile, rate limits, the reviewers' digest."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from candidates import models, services
 from candidates.models import Candidate
@@ -129,14 +131,38 @@ def test_the_digest_leaves_out_profiles_no_longer_pending_and_lists_each_once(se
     ram = logged_in(make_user("ram"))
     complete_wizard(ram)
     ram.post(step_url(3), step3())  # withdrawn: left out
+    complete_wizard(logged_in(make_user("maya")))
     end_the_window(settings)
-    wait_for(lambda: services.candidate_staff_digest() == 1, message="the digest")
+    wait_for(lambda: services.candidate_staff_digest() == 2, message="the digest")
     (digest,) = emails(DIGEST)
-    assert [s["full_name_en"] for s in digest.context["submissions"]] == ["Hari Bahadur Thapa"]
-    assert digest.context["submissions"][0]["admin_url"].endswith(
-        f"/admin/candidates/candidate/{Candidate.objects.get(user__username='gita').pk}/change/"
-    )
-    assert digest.context["submissions"][0]["resubmitted"] is False
+    pks = [Candidate.objects.get(user__username=name).pk for name in ("gita", "maya")]
+    assert [s["admin_url"] for s in digest.context["submissions"]] == [
+        f"https://electnepal.test/admin/candidates/candidate/{pk}/change/" for pk in pks
+    ]
+    assert [s["resubmitted"] for s in digest.context["submissions"]] == [False, False]
+
+
+@pytest.mark.django_db
+def test_one_waiting_submission_gets_its_own_notice_and_a_later_submission_takes_the_waiting_along(settings):
+    make_user("admin1", staff=True)
+    complete_wizard(logged_in(make_user("hari")))  # at once
+    complete_wizard(logged_in(make_user("gita")))  # waits
+    end_the_window(settings)
+    wait_for(lambda: services.candidate_staff_digest() == 1, message="the window to end")
+    assert len(emails(NOTIFICATION)) == 2 and not emails(DIGEST)  # one waited: a notice, not a digest of one
+
+    settings.CANDIDATES_STAFF_DIGEST_SECONDS = 600
+    complete_wizard(logged_in(make_user("ram")))  # waits (the notice above opened a window)
+    complete_wizard(logged_in(make_user("sita")))  # waits
+    assert len(emails(NOTIFICATION)) == 2
+    end_the_window(settings)
+    # No beat needed: the next submission after the window takes the waiting ones along.
+    wait_for(lambda: not models.Submission.objects.filter(staff_emailed=True, staff_notified_at__gt=timezone.now()
+                                                           - timedelta(seconds=1)).exists(), message="the window")
+    complete_wizard(logged_in(make_user("maya")))
+    (digest,) = emails(DIGEST)
+    assert digest.context["count"] == 3
+    assert not models.Submission.objects.filter(staff_notified_at__isnull=True).exists()
 
 
 def test_two_submissions_at_the_same_moment_are_not_both_first(transactional_db):
