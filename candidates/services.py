@@ -27,14 +27,14 @@ Status = Candidate.Status
 TEMPLATE_CONFIRMATION = "candidates/email/registration_confirmation"
 TEMPLATE_ADMIN_NOTIFICATION = staff_notices.TEMPLATE_ADMIN_NOTIFICATION
 TEMPLATE_STAFF_DIGEST = staff_notices.TEMPLATE_STAFF_DIGEST
+TEMPLATE_APPROVAL = "candidates/email/approval"
+TEMPLATE_REJECTION = "candidates/email/rejection"
 # The window the per-profile submission limit counts in.
 SUBMISSION_WINDOW = timedelta(hours=24)
 
 
 class SubmissionLimitReached(ValidationError):
     """The profile was submitted CANDIDATES_SUBMISSIONS_PER_DAY times in the last 24 h already."""
-TEMPLATE_APPROVAL = "candidates/email/approval"
-TEMPLATE_REJECTION = "candidates/email/rejection"
 
 
 def candidate_for(*, user) -> Candidate:
@@ -129,6 +129,8 @@ def _check_submission_limit(candidate: Candidate, now) -> None:
     Called with the profile's row locked, so two submissions at once count each other.
     """
     allowed = settings.CANDIDATES_SUBMISSIONS_PER_DAY
+    if allowed <= 0:
+        return  # no limit
     recent = list(
         Submission.objects.filter(candidate=candidate, submitted_at__gt=now - SUBMISSION_WINDOW)
         .order_by("-submitted_at").values_list("submitted_at", flat=True)[:allowed]
@@ -206,4 +208,5 @@ __all__ = [
     "candidate_staff_digest",
     "candidate_submit",
     "incomplete_steps",
+    "SubmissionLimitReached",
 ]

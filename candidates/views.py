@@ -127,7 +127,11 @@ def photo(request, pk: int):
     )
     if not allowed or not candidate.photo:
         raise Http404
-    response = FileResponse(candidate.photo.open("rb"), content_type=photos.PHOTO_CONTENT_TYPE)
+    try:
+        stored = candidate.photo.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(stored, content_type=photos.PHOTO_CONTENT_TYPE)
     response["Content-Disposition"] = f'inline; filename="candidate-{candidate.pk}{photos.PHOTO_EXTENSION}"'
     response["X-Content-Type-Options"] = "nosniff"
     # A profile leaves the public page when it is edited: no shared cache keeps its photo.

@@ -133,7 +133,7 @@ CANDIDATES_PHOTO_MAX_PIXELS = env.int("CANDIDATES_PHOTO_MAX_PIXELS", default=24_
 # The largest request body a wizard step accepts (the photo and the form's fields),
 # refused with 413 from its Content-Length before anything reads or parses it.
 CANDIDATES_UPLOAD_MAX_BYTES = env.int("CANDIDATES_UPLOAD_MAX_BYTES", default=CANDIDATES_PHOTO_MAX_BYTES + 64 * 1024)
-# Submissions of one profile (each emails the candidate and the reviewers) per 24 h.
+# Submissions of one profile (each emails the candidate and the reviewers) per 24 h; 0: no limit.
 CANDIDATES_SUBMISSIONS_PER_DAY = env.int("CANDIDATES_SUBMISSIONS_PER_DAY", default=3)
 # Reviewers hear of the first submission in this many seconds at once; later ones in
 # the window wait for the digest (beat, candidates.staff_digest), one email per reviewer.
