@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import services
-from .models import Candidate
+from .models import Candidate, Submission
 
 REVIEW = "review"
 
@@ -37,6 +37,22 @@ class RejectForm(forms.Form):
     )
 
 
+class SubmissionInline(admin.TabularInline):
+    """Each submission of the profile (what the daily limit counts) and when the reviewers were told."""
+
+    model = Submission
+    fields = readonly_fields = ["submitted_at", "resubmission", "staff_notified_at", "staff_emailed"]
+    extra = 0
+    can_delete = False
+    ordering = ["-submitted_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Candidate)
 class CandidateAdmin(admin.ModelAdmin):
     list_display = ["full_name_en", "full_name_ne", "level", "province_display", "district_name", "party_name",
@@ -46,6 +62,7 @@ class CandidateAdmin(admin.ModelAdmin):
     date_hierarchy = "submitted_at"
     list_select_related = ["reviewed_by"]
     actions = ["approve_selected", "reject_selected"]
+    inlines = [SubmissionInline]
     readonly_fields = ["user", "status", "step", "declared_at", "submitted_at", "reviewed_at", "reviewed_by",
                        "admin_notes", "created_at", "updated_at", "photo_preview"]
     fieldsets = [

@@ -41,7 +41,8 @@ def test_changelist_with_filters_and_search(admin_client):
         assert page.status_code == 200 and b"Hari Bahadur Thapa" in page.content, query
     assert b"Hari Bahadur Thapa" not in client.get(CHANGELIST + "?status__exact=approved").content
     candidate = Candidate.objects.get()
-    assert client.get(f"{CHANGELIST}{candidate.pk}/change/").status_code == 200
+    page = client.get(f"{CHANGELIST}{candidate.pk}/change/")
+    assert page.status_code == 200 and b"Submissions" in page.content  # each submission, read-only
 
 
 def test_approve_one_or_many_records_who_and_when_and_emails_once(e2e, ses, admin_client):
