@@ -94,6 +94,9 @@ class Candidate(models.Model):
     class Meta:
         ordering = ["-submitted_at", "-created_at"]
         indexes = [models.Index(fields=["level", "province"])]
+        # Deciding which profiles the public sees is its own right: viewing or
+        # editing a profile in the admin does not include it.
+        permissions = [("review_candidate", "Can approve or reject candidate profiles")]
 
     def __str__(self) -> str:
         return self.full_name_en or f"candidate #{self.pk}"
@@ -138,3 +141,27 @@ class Candidate(models.Model):
         if born is None:
             return None
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+class Submission(models.Model):
+    """One submission of a profile for review: what the per-day limit counts and the staff digest reads.
+
+    ``staff_notified_at`` is when the reviewers' email about it was dealt with:
+    empty while it waits; ``staff_emailed`` says whether that email listed it
+    (a profile withdrawn or decided before its turn is dropped, unannounced).
+    """
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="submissions")
+    submitted_at = models.DateTimeField()
+    # Submitted again after a review (the reviewers' emails say so).
+    resubmission = models.BooleanField(default=False)
+    # Indexed for the digest's two questions: what waits (NULL), and when did reviewers last hear.
+    staff_notified_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    staff_emailed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["submitted_at"]
+        indexes = [models.Index(fields=["candidate", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.candidate} submitted {self.submitted_at:%Y-%m-%d %H:%M}"

@@ -9,4 +9,5 @@ urlpatterns = [
     path("register/<int:step>/", views.register_step, name="register-step"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("<int:pk>/", views.profile, name="profile"),
+    path("<int:pk>/photo.jpg", views.photo, name="photo"),
 ]

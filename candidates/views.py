@@ -5,14 +5,19 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit.decorators import ratelimit
 
-from . import services
+from common.ratelimits import limit
+
+from . import photos, services
 from .forms import STEPS, ReviewForm
 from .models import Candidate
+from .uploads import body_size_limited
 
 
 def verified_required(view):
@@ -40,6 +45,7 @@ def register(request):
     return redirect(_step_url(min(candidate.step + 1, 4)))
 
 
+@body_size_limited("CANDIDATES_UPLOAD_MAX_BYTES")
 @require_http_methods(["GET", "POST"])
 @verified_required
 def register_step(request, step: int):
@@ -65,6 +71,12 @@ def register_step(request, step: int):
     )
 
 
+# Submitting emails the candidate and the reviewers: limited per user and per IP
+# (429), on top of the per-profile limit of submissions a day (services).
+@ratelimit(group="candidate-submit", key="user", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_USER"), method="POST",
+           block=True)
+@ratelimit(group="candidate-submit-ip", key="ip", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_IP"), method="POST",
+           block=True)
 def _review(request, candidate: Candidate, title: str):
     form = ReviewForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -99,3 +111,30 @@ def profile(request, pk: int):
     """Public: approved profiles only; any other (or none) is a 404, not a hint that it exists."""
     candidate = get_object_or_404(Candidate, pk=pk, status=Candidate.Status.APPROVED)
     return render(request, "candidates/profile.html", {"candidate": candidate})
+
+
+@require_GET
+def photo(request, pk: int):
+    """A profile's photo, always ``image/jpeg`` (photos are stored re-encoded, candidates.photos).
+
+    The public sees the photos of approved profiles; the candidate and staff who may
+    view profiles see any. Anything else is a 404, as for the profile page.
+    """
+    candidate = get_object_or_404(Candidate, pk=pk)
+    allowed = (
+        candidate.status == Candidate.Status.APPROVED
+        or candidate.user_id == request.user.pk
+        or (request.user.is_staff and request.user.has_perm("candidates.view_candidate"))
+    )
+    if not allowed or not candidate.photo:
+        raise Http404
+    try:
+        stored = candidate.photo.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(stored, content_type=photos.PHOTO_CONTENT_TYPE)
+    response["Content-Disposition"] = f'inline; filename="candidate-{candidate.pk}{photos.PHOTO_EXTENSION}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    # A profile leaves the public page when it is edited: no shared cache keeps its photo.
+    response["Cache-Control"] = "private, max-age=300"
+    return response

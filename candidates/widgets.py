@@ -7,6 +7,8 @@ groups, hence this widget and its template.
 """
 
 from django import forms
+from django.urls import reverse
+from django.utils.translation import gettext
 
 from . import geography
 
@@ -33,3 +35,22 @@ class DistrictSelect(forms.Select):
                 group_name = label
             groups.append((group_name, options, index))
         return groups
+
+
+class _CurrentPhoto:
+    """What ClearableFileInput shows for the saved photo: a link to it as the site serves it."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def __str__(self) -> str:
+        return gettext("your current photo")
+
+
+class PhotoInput(forms.ClearableFileInput):
+    """The photo upload; the saved photo links to candidates:photo (MEDIA_ROOT is not served)."""
+
+    def format_value(self, value):
+        if self.is_initial(value) and getattr(value, "instance", None) is not None:
+            return _CurrentPhoto(reverse("candidates:photo", args=[value.instance.pk]))
+        return super().format_value(value)

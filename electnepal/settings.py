@@ -149,6 +149,17 @@ VERIFY_EMAIL_ON_GET = env.bool("VERIFY_EMAIL_ON_GET", default=False)
 
 # Candidates: the largest photo accepted, in bytes.
 CANDIDATES_PHOTO_MAX_BYTES = env.int("CANDIDATES_PHOTO_MAX_BYTES", default=2 * 1024 * 1024)
+# The most pixels a photo may decode to (also never over Pillow's Image.MAX_IMAGE_PIXELS):
+# a 6000 x 4000 camera image. More, in a file of at most 2 MiB, is a decompression bomb.
+CANDIDATES_PHOTO_MAX_PIXELS = env.int("CANDIDATES_PHOTO_MAX_PIXELS", default=24_000_000)
+# The largest request body a wizard step accepts (the photo and the form's fields),
+# refused with 413 from its Content-Length before anything reads or parses it.
+CANDIDATES_UPLOAD_MAX_BYTES = env.int("CANDIDATES_UPLOAD_MAX_BYTES", default=CANDIDATES_PHOTO_MAX_BYTES + 64 * 1024)
+# Submissions of one profile (each emails the candidate and the reviewers) per 24 h; 0: no limit.
+CANDIDATES_SUBMISSIONS_PER_DAY = env.int("CANDIDATES_SUBMISSIONS_PER_DAY", default=3)
+# Reviewers hear of the first submission in this many seconds at once; later ones in
+# the window wait for the digest (beat, candidates.staff_digest), one email per reviewer.
+CANDIDATES_STAFF_DIGEST_SECONDS = env.int("CANDIDATES_STAFF_DIGEST_SECONDS", default=600)
 
 # --- I18n -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -169,10 +180,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 # The site's stylesheet: a file, not a <style> block, so the CSP needs no 'unsafe-inline'.
 STATICFILES_DIRS = [BASE_DIR / "electnepal" / "static"]
-# Uploads (candidate photos). Served by Django only with DEBUG; in production by the
-# proxy from MEDIA_ROOT (docker-compose.yml) or, with MEDIA_S3_BUCKET, from S3 (or an
-# S3-compatible store) through django-storages, shared by every web machine; never
-# from the code's directory. The CSP's img-src follows (MEDIA_ORIGINS).
+# Uploads (candidate photos), never from the code's directory. Not served as files:
+# candidates:photo serves each photo to whoever may see it (candidates.views.photo),
+# from MEDIA_ROOT or, with MEDIA_S3_BUCKET, from S3 (or an S3-compatible store)
+# through django-storages, shared by every web machine.
 # https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -246,6 +257,9 @@ RATELIMIT_LOGIN_SLOWDOWN_MAX_SECONDS = env.float("RATELIMIT_LOGIN_SLOWDOWN_MAX_S
 # POSTs of the forms that ask a logged-in user's password (password change, email
 # change, account deletion), per account: a stolen session cannot guess the password.
 RATELIMIT_ACCOUNT_PASSWORD_CHECKS = env.str("RATELIMIT_ACCOUNT_PASSWORD_CHECKS", default="10/h")
+# Candidate submissions (the review step's POST, which emails): per user, per IP.
+RATELIMIT_CANDIDATE_SUBMIT_USER = env.str("RATELIMIT_CANDIDATE_SUBMIT_USER", default="10/h")
+RATELIMIT_CANDIDATE_SUBMIT_IP = env.str("RATELIMIT_CANDIDATE_SUBMIT_IP", default="30/h")
 # The client's IP for the limits: REMOTE_ADDR, unless this many reverse proxies of ours
 # append to X-Forwarded-For (then the entry they wrote; see electnepal/client_ip.py).
 # Never more than the proxies really in front: a forged header would pick the IP.

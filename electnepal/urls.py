@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
@@ -30,6 +28,5 @@ urlpatterns = [
     # Django's set_language, which also saves a logged-in user's choice (accounts.views).
     path("i18n/setlang/", set_language, name="set_language"),
 ]
-# Uploaded photos, in development only (static() adds nothing unless DEBUG); in
-# production the web server or a storage backend serves MEDIA_ROOT.
-urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT (candidate photos) is not served as such: candidates:photo serves a
+# photo, re-encoded and as image/jpeg, to those who may see it.

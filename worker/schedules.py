@@ -57,6 +57,14 @@ JOBS = (
         "takes back claims of workers that died mid-send.",
     ),
     Job(
+        name="candidates: staff digest",
+        task="candidates.staff_digest",
+        every=(60, "seconds"),
+        description="Emails each reviewer one digest of the submissions made since the last staff email, "
+        "once CANDIDATES_STAFF_DIGEST_SECONDS have passed since it (the first submission in a quiet "
+        "window is announced at once).",
+    ),
+    Job(
         name="mailer: alerts",
         task="mailer.alerts",
         every=(5, "minutes"),

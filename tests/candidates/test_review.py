@@ -3,13 +3,16 @@
 import pytest
 from django.test import Client
 
+from candidates import services
 from candidates.models import Candidate
 from mailer.models import Email
 from tests.support.accounts import wait_all_final
 from tests.support.candidates import complete_wizard, logged_in, make_user, step3
 from tests.support.mfa import pass_two_factor
+from tests.support.waits import wait_for
 
 CHANGELIST = "/admin/candidates/candidate/"
+REJECT = CHANGELIST + "reject/"
 NOTES = 'Photo unclear. <b>Upload a new one</b> & check the ward <script>alert("x")</script>'
 
 
@@ -41,7 +44,8 @@ def test_changelist_with_filters_and_search(admin_client):
         assert page.status_code == 200 and b"Hari Bahadur Thapa" in page.content, query
     assert b"Hari Bahadur Thapa" not in client.get(CHANGELIST + "?status__exact=approved").content
     candidate = Candidate.objects.get()
-    assert client.get(f"{CHANGELIST}{candidate.pk}/change/").status_code == 200
+    page = client.get(f"{CHANGELIST}{candidate.pk}/change/")
+    assert page.status_code == 200 and b"Submissions" in page.content  # each submission, read-only
 
 
 def test_approve_one_or_many_records_who_and_when_and_emails_once(e2e, ses, admin_client):
@@ -69,21 +73,23 @@ def test_approve_one_or_many_records_who_and_when_and_emails_once(e2e, ses, admi
     assert Email.objects.count() == emails_before + 2
 
 
-def test_reject_needs_notes_and_sends_them_escaped_in_html(e2e, ses, admin_client):
+def test_reject_needs_notes_and_sends_them_escaped_in_html(e2e, ses, admin_client, settings):
     client, admin = admin_client
     candidate = submitted("hari")
     wait_all_final()
     before, emails_before = len(ses.sent()), Email.objects.count()
 
-    page = act(client, "reject_selected", [candidate])  # from the changelist: the intermediate page
+    response = act(client, "reject_selected", [candidate])  # from the changelist: to the notes page
+    assert response.status_code == 302 and response["Location"] == f"{REJECT}?ids={candidate.pk}"
+    page = client.get(response["Location"])
     assert page.status_code == 200 and b'name="notes"' in page.content and b"Hari Bahadur Thapa" in page.content
-    page = act(client, "reject_selected", [candidate], apply="1", notes="   ")
+    page = client.post(REJECT, {"ids": str(candidate.pk), "notes": "   "})
     assert page.status_code == 200 and b"This field is required" in page.content
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.PENDING and Email.objects.count() == emails_before
 
-    response = act(client, "reject_selected", [candidate], apply="1", notes=NOTES)
-    assert response.status_code == 302
+    response = client.post(REJECT, {"ids": str(candidate.pk), "notes": NOTES})
+    assert response.status_code == 302 and response["Location"] == CHANGELIST
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.REJECTED and candidate.admin_notes == NOTES
     assert candidate.reviewed_by == admin
@@ -103,8 +109,13 @@ def test_reject_needs_notes_and_sends_them_escaped_in_html(e2e, ses, admin_clien
     complete_wizard(owner)
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.PENDING
+    # The reviewers heard of the first submission; of the resubmission once their
+    # window is over (shortened here to a second), from the digest's beat task.
+    assert services.candidate_staff_digest() == 0
+    settings.CANDIDATES_STAFF_DIGEST_SECONDS = 1
+    wait_for(lambda: services.candidate_staff_digest() == 1, message="the window to end and the digest to go")
     wait_all_final()
-    resubmitted = [m for m in ses.sent()[before:] if "resubmitted" in m["Subject"]]
+    resubmitted = [m for m in ses.sent()[before:] if "resubmitted" in m["Subject"]]  # alone: its own notice
     assert sorted(m["To"] for m in resubmitted) == ["reviewer@example.com", "second_admin@example.com"]
 
 
@@ -140,3 +151,70 @@ def test_public_profile_shows_approved_only(admin_client):
 def test_staff_only_admin(db):
     client = logged_in(make_user("voter"))
     assert client.get(CHANGELIST).status_code == 302
+
+
+# --- Who may decide: the review_candidate permission ------------------------------------
+
+
+def staff_with(username: str, *codenames: str, group: str | None = None):
+    """A staff user (not superuser) holding exactly these candidate permissions, or the named group's."""
+    from django.contrib.auth.models import Group, Permission
+
+    user = make_user(username, staff=True)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="candidates", codename__in=codenames))
+    return user
+
+
+def test_the_reviewers_group_holds_exactly_view_and_review(db):
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.get(name="Candidate reviewers")  # made by a migration
+    assert sorted(group.permissions.values_list("content_type__app_label", "codename")) == [
+        ("candidates", "review_candidate"), ("candidates", "view_candidate"),
+    ]
+
+
+def test_staff_who_may_only_view_can_neither_see_nor_run_the_decisions(db):
+    candidate = submitted("hari")
+    client = logged_in(staff_with("viewer", "view_candidate"))
+    page = client.get(CHANGELIST)
+    assert page.status_code == 200 and b"Hari Bahadur Thapa" in page.content  # they may look
+    assert b"approve_selected" not in page.content and b"reject_selected" not in page.content
+
+    # Posting the actions anyway (a crafted form) decides nothing.
+    act(client, "approve_selected", [candidate])
+    act(client, "reject_selected", [candidate])
+    # Nor does the rejection page, reached straight: 403 on GET and on POST.
+    assert client.get(f"{REJECT}?ids={candidate.pk}").status_code == 403
+    assert client.post(REJECT, {"ids": str(candidate.pk), "notes": "No."}).status_code == 403
+    candidate.refresh_from_db()
+    assert candidate.status == Candidate.Status.PENDING and candidate.reviewed_by is None
+    assert not Email.objects.filter(template__in=["candidates/email/approval", "candidates/email/rejection"]).exists()
+
+
+def test_staff_who_may_edit_but_not_review_cannot_decide_either(db):
+    candidate = submitted("hari")
+    client = logged_in(staff_with("editor", "view_candidate", "change_candidate"))
+    assert b"approve_selected" not in client.get(CHANGELIST).content
+    act(client, "approve_selected", [candidate])
+    assert client.get(f"{REJECT}?ids={candidate.pk}").status_code == 403
+    candidate.refresh_from_db()
+    assert candidate.status == Candidate.Status.PENDING
+
+
+def test_a_member_of_the_reviewers_group_approves_and_rejects(db):
+    first, second = submitted("hari"), submitted("gita")
+    reviewer = staff_with("asha", group="Candidate reviewers")
+    client = logged_in(reviewer)
+    page = client.get(CHANGELIST)
+    assert b"approve_selected" in page.content and b"reject_selected" in page.content
+    assert act(client, "approve_selected", [first]).status_code == 302
+    response = act(client, "reject_selected", [second])
+    assert client.get(response["Location"]).status_code == 200
+    assert client.post(REJECT, {"ids": str(second.pk), "notes": "Add a photo."}).status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.reviewed_by) == (Candidate.Status.APPROVED, reviewer)
+    assert (second.status, second.admin_notes) == (Candidate.Status.REJECTED, "Add a photo.")
