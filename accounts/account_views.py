@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from . import account_changes as changes
+from . import language
 from .account_forms import AccountForm, DeleteAccountForm, EmailChangeForm, PasswordChangeForm
 from .ratelimits import limit, link_key, posted_email_key
 from .views import keep_link_private, posted
@@ -44,18 +45,8 @@ def account(request):
             preferred_language=data["preferred_language"],
         )
         messages.success(request, _("Your account has been saved."))
-        response = redirect("accounts:account")
         # The site follows her choice at once, as Django's set_language would.
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            user.preferred_language,
-            max_age=settings.LANGUAGE_COOKIE_AGE,
-            path=settings.LANGUAGE_COOKIE_PATH,
-            domain=settings.LANGUAGE_COOKIE_DOMAIN,
-            secure=settings.LANGUAGE_COOKIE_SECURE,
-            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-        )
+        response = language.language_cookie_set(redirect("accounts:account"), user.preferred_language)
         return response
     return render(request, "accounts/account.html", {"form": form})
 

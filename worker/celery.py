@@ -31,6 +31,9 @@ def _refuse_open_flower() -> None:
         # Flower reads the broker settings and signs nothing, so it needs not the app's
         # key (docker-compose.yml gives it none): a throwaway one lets the settings load.
         os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+        # Nor does it build a link: an https placeholder passes the settings' startup checks
+        # (electnepal/startup_checks.py), which refuse an http SITE_URL without DEBUG.
+        os.environ.setdefault("SITE_URL", "https://flower.invalid")
 
 
 _refuse_open_flower()

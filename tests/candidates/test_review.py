@@ -156,6 +156,13 @@ def test_staff_only_admin(db):
 # --- Who may decide: the review_candidate permission ------------------------------------
 
 
+def staff_client(user):
+    """``user`` (staff) signed in, second factor passed: as far as the admin lets anyone in."""
+    client = logged_in(user)
+    pass_two_factor(client, user)
+    return client
+
+
 def staff_with(username: str, *codenames: str, group: str | None = None):
     """A staff user (not superuser) holding exactly these candidate permissions, or the named group's."""
     from django.contrib.auth.models import Group, Permission
@@ -178,7 +185,7 @@ def test_the_reviewers_group_holds_exactly_view_and_review(db):
 
 def test_staff_who_may_only_view_can_neither_see_nor_run_the_decisions(db):
     candidate = submitted("hari")
-    client = logged_in(staff_with("viewer", "view_candidate"))
+    client = staff_client(staff_with("viewer", "view_candidate"))
     page = client.get(CHANGELIST)
     assert page.status_code == 200 and b"Hari Bahadur Thapa" in page.content  # they may look
     assert b"approve_selected" not in page.content and b"reject_selected" not in page.content
@@ -196,7 +203,7 @@ def test_staff_who_may_only_view_can_neither_see_nor_run_the_decisions(db):
 
 def test_staff_who_may_edit_but_not_review_cannot_decide_either(db):
     candidate = submitted("hari")
-    client = logged_in(staff_with("editor", "view_candidate", "change_candidate"))
+    client = staff_client(staff_with("editor", "view_candidate", "change_candidate"))
     assert b"approve_selected" not in client.get(CHANGELIST).content
     act(client, "approve_selected", [candidate])
     assert client.get(f"{REJECT}?ids={candidate.pk}").status_code == 403
@@ -207,7 +214,7 @@ def test_staff_who_may_edit_but_not_review_cannot_decide_either(db):
 def test_a_member_of_the_reviewers_group_approves_and_rejects(db):
     first, second = submitted("hari"), submitted("gita")
     reviewer = staff_with("asha", group="Candidate reviewers")
-    client = logged_in(reviewer)
+    client = staff_client(reviewer)
     page = client.get(CHANGELIST)
     assert b"approve_selected" in page.content and b"reject_selected" in page.content
     assert act(client, "approve_selected", [first]).status_code == 302

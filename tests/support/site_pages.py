@@ -80,7 +80,7 @@ def site_pages() -> list[Page]:
         Page("verify-email", f"/auth/verify-email/{uuid.uuid4()}/"),
         Page("verify-email-unknown", f"/auth/verify-email/{uuid.uuid4()}/", post={}),
         Page("account", "/auth/account/", user=visitor),
-        Page("account-errors", "/auth/account/", user=visitor, post={"first_name": "x" * 200}),
+        Page("account-errors", "/auth/account/", user=visitor, post={"first_name": "Gita\u0007"}),  # a control character
         Page("password-change", "/auth/password-change/", user=visitor),
         Page("password-change-errors", "/auth/password-change/", user=visitor,
              post={"old_password": "wrong", "new_password1": "1", "new_password2": "2"}),
