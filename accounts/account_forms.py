@@ -47,7 +47,9 @@ class _PasswordConfirmed(forms.Form):
     """A form that ends with the user's current password, checked against ``user``."""
 
     password = forms.CharField(
-        label=_("Your current password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+        label=_("Your current password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
     def __init__(self, user: User, *args, **kwargs):

@@ -1,6 +1,5 @@
 """The account page and the changes made from it. Each view validates a form, calls one service, redirects."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -27,7 +26,9 @@ CHECK_NEW_ADDRESS = gettext_lazy(
 
 def _password_limited(view):
     """POSTs of a form that checks the user's password: limited per account (RATELIMIT_ACCOUNT_PASSWORD_CHECKS)."""
-    limited = ratelimit(group="account-password", key="user", rate=limit("RATELIMIT_ACCOUNT_PASSWORD_CHECKS"), method="POST", block=True)
+    limited = ratelimit(
+        group="account-password", key="user", rate=limit("RATELIMIT_ACCOUNT_PASSWORD_CHECKS"), method="POST", block=True
+    )
     return limited(view)
 
 
@@ -70,7 +71,13 @@ def password_change(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="email-change", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
-@ratelimit(group="email-change-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
+@ratelimit(
+    group="email-change-address",
+    key=posted_email_key,
+    rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"),
+    method="POST",
+    block=True,
+)
 @_password_limited
 def email_change(request):
     """``/auth/email-change/``: a link to the new address; the same answer whether or not it has an account."""
@@ -91,9 +98,14 @@ def _change_link_dead(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="email-change-confirm", key="ip", rate=limit("RATELIMIT_LINK_FORM_IP"), method="POST", block=True)
-@ratelimit(group="email-change-confirm-link", key=link_key, rate=limit("RATELIMIT_LINK_FORM_LINK"), method="POST", block=True)
+@ratelimit(
+    group="email-change-confirm-link", key=link_key, rate=limit("RATELIMIT_LINK_FORM_LINK"), method="POST", block=True
+)
 def email_change_confirm(request, token):
-    """``/auth/email-change/<token>/``: GET shows a confirm button (mail scanners fetch links), POST changes the address."""
+    """``/auth/email-change/<token>/``: GET shows a confirm button, POST changes the address.
+
+    Mail scanners fetch links, so a GET alone changes nothing.
+    """
     if request.method == "GET":
         change = changes.email_change_pending(token=token)
         if change is None:

@@ -77,7 +77,9 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
         constraints = [
             # One account holds an address; pending sign-ups may share it (see HOLDS_ADDRESS).
-            models.UniqueConstraint(Lower("email"), condition=HOLDS_ADDRESS, name="accounts_user_email_holder_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"), condition=HOLDS_ADDRESS, name="accounts_user_email_holder_ci_unique"
+            ),
             models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
         ]
 
@@ -123,6 +125,9 @@ class EmailVerification(OneTimeToken):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_verifications")
     verified_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"email verification #{self.pk} of user {self.user_id}"
+
 
 class PasswordResetToken(OneTimeToken):
     """A single-use password-reset link; all of a user's die when the password changes.
@@ -137,6 +142,9 @@ class PasswordResetToken(OneTimeToken):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_reset_tokens")
     used_at = models.DateTimeField(null=True, blank=True)
     password_fingerprint = models.CharField(max_length=64, default="", editable=False)
+
+    def __str__(self) -> str:
+        return f"password reset #{self.pk} of user {self.user_id}"
 
     def save(self, *args, **kwargs):
         # A token belongs to the password the user has when it is made.
@@ -162,6 +170,9 @@ class EmailChange(OneTimeToken):
     new_email = models.EmailField(max_length=254)
     used_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"email change #{self.pk} of user {self.user_id}"
+
 
 def password_fingerprint(user) -> str:
     """SHA-256 of the stored password hash (salted already; reveals nothing new)."""
@@ -184,3 +195,6 @@ class AddressRequest(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     email = models.EmailField(max_length=254)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} request #{self.pk}"

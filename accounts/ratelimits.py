@@ -12,6 +12,7 @@ counted before its password check and given back if it succeeds, so only a
 failure spends the allowance, and parallel attempts cannot overshoot a limit.
 """
 
+import contextlib
 import hashlib
 import time
 import unicodedata
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import caches
+
 # django-ratelimit's own "ip" key (private in the pinned 4.1.0): RATELIMIT_IP_META_KEY and the IPv6 mask.
 from django_ratelimit.core import _get_ip as ratelimit_ip
 from django_ratelimit.exceptions import Ratelimited
@@ -152,7 +154,7 @@ def login_attempt_failed(request) -> None:
     """The password check failed: the attempt keeps its places, and the username's failures grow."""
     if not settings.RATELIMIT_ENABLE:
         return
-    limit_, period = _split_rate(settings.RATELIMIT_LOGIN_FAILURES_USERNAME)
+    _limit, period = _split_rate(settings.RATELIMIT_LOGIN_FAILURES_USERNAME)
     _count(_counter_key(LOGIN_FAILURES_USERNAME, login_username_key(request), period), period)
 
 
@@ -160,7 +162,5 @@ def login_attempt_succeeded(attempt: LoginAttempt) -> None:
     """The login succeeded: give the attempt's places back (only failures spend the allowance)."""
     cache = _cache()
     for key in attempt.taken:
-        try:
+        with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing left to give back
             cache.decr(key)
-        except ValueError:  # the window ended meanwhile: nothing left to give back
-            pass

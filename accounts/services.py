@@ -341,7 +341,7 @@ ADDRESS_REQUEST_TASK = "accounts.address_request"
 def _publish_address_request(request_id: int) -> None:
     try:
         current_app.send_task(ADDRESS_REQUEST_TASK, (request_id,))
-    except Exception as exc:  # broker down: the sweep handles the row later
+    except Exception as exc:  # noqa: BLE001 broker down (any kombu error): the sweep handles the row later
         logger.warning("address request %s not published, the sweep will handle it: %s", request_id, exc)
 
 

@@ -36,7 +36,9 @@ def posted(request):
 @sensitive_post_parameters("password1", "password2")
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="signup", key="ip", rate=limit("RATELIMIT_SIGNUP"), method="POST", block=True)
-@ratelimit(group="signup-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
+@ratelimit(
+    group="signup-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True
+)
 def signup(request):
     """``/auth/signup/``: the same answer (302 to login, "check your email") whether the address is new or taken."""
     form = SignupForm(posted(request))
@@ -62,10 +64,14 @@ def signup(request):
 
 VERIFY_OUTCOMES = {
     services.VerifyResult.VERIFIED: (
-        messages.SUCCESS, gettext_lazy("Your email address is verified. You can log in now."), "accounts:login"
+        messages.SUCCESS,
+        gettext_lazy("Your email address is verified. You can log in now."),
+        "accounts:login",
     ),
     services.VerifyResult.ALREADY_VERIFIED: (
-        messages.INFO, gettext_lazy("This address is already verified. Please log in."), "accounts:login"
+        messages.INFO,
+        gettext_lazy("This address is already verified. Please log in."),
+        "accounts:login",
     ),
     services.VerifyResult.EXPIRED: (
         messages.ERROR,
@@ -73,7 +79,9 @@ VERIFY_OUTCOMES = {
         "accounts:resend-verification",
     ),
     services.VerifyResult.UNKNOWN: (
-        messages.ERROR, gettext_lazy("This verification link is not valid."), "accounts:login"
+        messages.ERROR,
+        gettext_lazy("This verification link is not valid."),
+        "accounts:login",
     ),
 }
 
@@ -119,7 +127,9 @@ def _email_form_view(request, *, kind: str, template: str):
 
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="resend", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
-@ratelimit(group="resend-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
+@ratelimit(
+    group="resend-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True
+)
 def resend_verification(request):
     """``/auth/resend-verification/``: records the address for a worker; one answer for every address."""
     return _email_form_view(
@@ -129,7 +139,9 @@ def resend_verification(request):
 
 @require_http_methods(["GET", "POST"])
 @ratelimit(group="forgot", key="ip", rate=limit("RATELIMIT_EMAIL_FORM_IP"), method="POST", block=True)
-@ratelimit(group="forgot-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True)
+@ratelimit(
+    group="forgot-address", key=posted_email_key, rate=limit("RATELIMIT_EMAIL_FORM_ADDRESS"), method="POST", block=True
+)
 def forgot_password(request):
     """``/auth/forgot-password/``: records the address for a worker; one answer for every address."""
     return _email_form_view(request, kind=AddressRequest.Kind.PASSWORD_RESET, template="accounts/forgot_password.html")

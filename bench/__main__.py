@@ -44,13 +44,32 @@ import sys
 from bench import harness
 from bench.harness import PROCS, SHIPPED, Config
 from bench.report import Report
-from bench.scenarios import (capacity, cleanup, enqueue, floor, latency, limiter, priority, profile, signup,
-                             throughput, tune)
+from bench.scenarios import (
+    capacity,
+    cleanup,
+    enqueue,
+    floor,
+    latency,
+    limiter,
+    priority,
+    profile,
+    signup,
+    throughput,
+    tune,
+)
 
 # In the order they run; the names are those of --skip.
 SCENARIOS = [
-    ("capacity", capacity), ("enqueue", enqueue), ("floor", floor), ("throughput", throughput), ("tune", tune),
-    ("profile", profile), ("latency", latency), ("priority", priority), ("limiter", limiter), ("signup", signup),
+    ("capacity", capacity),
+    ("enqueue", enqueue),
+    ("floor", floor),
+    ("throughput", throughput),
+    ("tune", tune),
+    ("profile", profile),
+    ("latency", latency),
+    ("priority", priority),
+    ("limiter", limiter),
+    ("signup", signup),
     ("cleanup", cleanup),
 ]
 
@@ -75,17 +94,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller N everywhere (a smoke run, ~2 min)")
     parser.add_argument("--emails", type=int, default=None, help="emails per throughput run (default 2000)")
-    parser.add_argument("--workers", type=_configs, default="shipped",
-                        help="shipped or PxT (prefork processes x sender threads), comma-separated: throughput "
-                             "runs each, latency, priority and the profile the first (default %(default)s)")
-    parser.add_argument("--tune", type=_configs, default="shipped,1x16,2x16,2x32,3x16,4x16",
-                        help="configurations to compare at 50 ms, queue pre-filled (default %(default)s)")
-    parser.add_argument("--headroom", type=lambda text: [float(h) for h in text.split(",")], default="0.015,0.01",
-                        help="MAILER_RATE_HEADROOM values for the limiter scenario (default %(default)s)")
+    parser.add_argument(
+        "--workers",
+        type=_configs,
+        default="shipped",
+        help="shipped or PxT (prefork processes x sender threads), comma-separated: throughput "
+        "runs each, latency, priority and the profile the first (default %(default)s)",
+    )
+    parser.add_argument(
+        "--tune",
+        type=_configs,
+        default="shipped,1x16,2x16,2x32,3x16,4x16",
+        help="configurations to compare at 50 ms, queue pre-filled (default %(default)s)",
+    )
+    parser.add_argument(
+        "--headroom",
+        type=lambda text: [float(h) for h in text.split(",")],
+        default="0.015,0.01",
+        help="MAILER_RATE_HEADROOM values for the limiter scenario (default %(default)s)",
+    )
     parser.add_argument("--ses-port", type=int, default=5799)
     parser.add_argument("--cleanup-rows", type=int, default=None, help="default 1,000,000 (100,000 with --quick)")
-    parser.add_argument("--skip", default="", help="comma-separated: capacity,floor,enqueue,throughput,tune,profile,"
-                                                    "latency,priority,limiter,signup,cleanup")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated: capacity,floor,enqueue,throughput,tune,profile,latency,priority,limiter,signup,cleanup",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
 
@@ -93,8 +127,12 @@ def main() -> None:
     report = Report(shlex.join(harness.worker_command()))
     try:
         bench = harness.Bench(
-            ses=harness.start(args.ses_port), quick=args.quick, n=args.emails or (400 if args.quick else 2000),
-            workers=args.workers, tune=args.tune, headroom=args.headroom,
+            ses=harness.start(args.ses_port),
+            quick=args.quick,
+            n=args.emails or (400 if args.quick else 2000),
+            workers=args.workers,
+            tune=args.tune,
+            headroom=args.headroom,
             cleanup_rows=args.cleanup_rows or (100_000 if args.quick else 1_000_000),
         )
         for name, scenario in SCENARIOS:

@@ -47,7 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument(
-        "--fast-hasher", action="store_true",
+        "--fast-hasher",
+        action="store_true",
         help="MD5 instead of PBKDF2: takes the hash (the same on both paths) out, to see the rest of the work",
     )
     args = parser.parse_args()
@@ -82,8 +83,13 @@ def main() -> None:
 
     def signup(email: str, i: int):
         data = {
-            "username": f"u{i}-{email.split('@')[0]}", "email": email, "first_name": "Sita", "last_name": "Sharma",
-            "password1": PASSWORD, "password2": PASSWORD, "preferred_language": "en",
+            "username": f"u{i}-{email.split('@')[0]}",
+            "email": email,
+            "first_name": "Sita",
+            "last_name": "Sharma",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "preferred_language": "en",
         }
         return lambda: client.post("/auth/signup/", data)
 

@@ -110,8 +110,11 @@ class FakeSES:
                 headers={"x-amzn-RequestId": request_id},
             )
         if verdict == "throttled":
-            code, status, text = ("TooManyRequestsException", 429, "Too many requests.") if version == 2 else (
-                "Throttling", 400, "Maximum sending rate exceeded.")
+            code, status, text = (
+                ("TooManyRequestsException", 429, "Too many requests.")
+                if version == 2
+                else ("Throttling", 400, "Maximum sending rate exceeded.")
+            )
         elif verdict == "unavailable":
             code, status, text = "ServiceUnavailable", 503, "Service unavailable (injected outage)."
         else:
@@ -145,13 +148,21 @@ class FakeSES:
 
     async def stats(self, request: web.Request) -> web.Response:
         times = os.times()
-        return web.json_response({
-            **self.counts, "accepted": len(self.log), "max_in_flight": self.max_in_flight,
-            "throttled_at": self.throttled_at[:1000],
-            "cpu_seconds": times.user + times.system,
-            "config": {"latency_ms": self.latency * 1000, "rate": self.rate, "fault_rate": self.fault_rate,
-                       "outage": self.outage},
-        })
+        return web.json_response(
+            {
+                **self.counts,
+                "accepted": len(self.log),
+                "max_in_flight": self.max_in_flight,
+                "throttled_at": self.throttled_at[:1000],
+                "cpu_seconds": times.user + times.system,
+                "config": {
+                    "latency_ms": self.latency * 1000,
+                    "rate": self.rate,
+                    "fault_rate": self.fault_rate,
+                    "outage": self.outage,
+                },
+            }
+        )
 
     async def set_outage(self, request: web.Request) -> web.Response:
         self.outage = bool((await request.json()).get("on"))
@@ -168,8 +179,13 @@ class FakeSES:
         return web.json_response({"IdentityType": "EMAIL_ADDRESS", "VerifiedForSendingStatus": True})
 
     async def account(self, request: web.Request) -> web.Response:  # GetAccount: the workers' warm-up probe
-        return web.json_response({"SendingEnabled": True, "ProductionAccessEnabled": True,
-                                  "SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 0.0}})
+        return web.json_response(
+            {
+                "SendingEnabled": True,
+                "ProductionAccessEnabled": True,
+                "SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": 14.0, "SentLast24Hours": 0.0},
+            }
+        )
 
 
 def make_app(ses: FakeSES) -> web.Application:
@@ -187,22 +203,24 @@ def make_app(ses: FakeSES) -> web.Application:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", action="append",
-                        help="address to listen on; repeat it for several (default 127.0.0.1)")
+    parser.add_argument(
+        "--host", action="append", help="address to listen on; repeat it for several (default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=5799)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rate", type=float, default=0.0, help="sends per sliding second; 0 = unlimited")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     args = parser.parse_args()
     try:
-        import uvloop  # noqa: F401  (optional)
+        import uvloop
 
         uvloop.install()
     except ImportError:
         pass
     ses = FakeSES(args.latency_ms, args.rate, args.fault_rate)
-    web.run_app(make_app(ses), host=args.host or ["127.0.0.1"], port=args.port, access_log=None, print=None,
-                backlog=1024)
+    web.run_app(
+        make_app(ses), host=args.host or ["127.0.0.1"], port=args.port, access_log=None, print=None, backlog=1024
+    )
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ FAST = {"MAILER_MAX_SEND_RATE": harness.ENV["MAILER_MAX_SEND_RATE"]}
 
 # --- measuring ----------------------------------------------------------------------
 
+
 class RedisPushCounter:
     """Messages put on the broker's queues under the Redis transport, from ``redis-cli MONITOR``.
 
@@ -109,8 +110,9 @@ class RedisPushCounter:
     def _monitor(self) -> None:
         while not self._stop.is_set():
             with open(self.path, "ab") as out:
-                self._process = subprocess.Popen(["redis-cli", "-p", str(self.port), "MONITOR"], stdout=out,
-                                                 stderr=subprocess.DEVNULL)
+                self._process = subprocess.Popen(
+                    ["redis-cli", "-p", str(self.port), "MONITOR"], stdout=out, stderr=subprocess.DEVNULL
+                )
             self._process.wait()
             self._stop.wait(0.02)  # Redis is down: ask again at once, it may be back
 
@@ -182,9 +184,13 @@ class AmqpPublishCounter:
 
         with Connection(self.url) as conn:
             channel = conn.channel()
-            trace = Queue(f"faults.trace.{uuid.uuid4().hex[:8]}",
-                          Exchange("amq.rabbitmq.trace", type="topic", passive=True),
-                          routing_key="publish.#", exclusive=True, auto_delete=True)
+            trace = Queue(
+                f"faults.trace.{uuid.uuid4().hex[:8]}",
+                Exchange("amq.rabbitmq.trace", type="topic", passive=True),
+                routing_key="publish.#",
+                exclusive=True,
+                auto_delete=True,
+            )
             with Consumer(channel, [trace], on_message=self._on_message, no_ack=True):
                 self._ready.set()
                 while not self._stop.is_set():
@@ -274,8 +280,9 @@ def claims(pids: set[int] | None = None) -> list[tuple[int, str]]:
     """
     from mailer.models import Email
 
-    rows = db_retrying(lambda: list(Email.objects.filter(status=Email.Status.SENDING)
-                                    .values_list("id", "to", "claimed_by")), [])
+    rows = db_retrying(
+        lambda: list(Email.objects.filter(status=Email.Status.SENDING).values_list("id", "to", "claimed_by")), []
+    )
     return [(pk, to) for pk, to, owner in rows if pids is None or _owner_pid(owner) in pids]
 
 
@@ -330,7 +337,9 @@ def outcome(ses: SES) -> Outcome:
         lost=sum(1 for to in wanted if not accepted[to]),
         duplicated=sum(max(0, accepted[to] - wanted[to]) for to in wanted),
         others=sum(n for to, n in accepted.items() if to not in wanted),
-        first_accepted=min(times, default=0.0), last_accepted=max(times, default=0.0), accepted_at=accepted_at,
+        first_accepted=min(times, default=0.0),
+        last_accepted=max(times, default=0.0),
+        accepted_at=accepted_at,
         statuses=collections.Counter(Email.objects.values_list("status", flat=True)),
         max_attempts=rows.aggregate(most=Max("attempts"))["most"] or 0,
     )
@@ -355,6 +364,7 @@ class Row:
 
 # --- the stack ------------------------------------------------------------------------
 
+
 class Stack:
     """What every row of one broker runs on: private Redis and PostgreSQL, the fake SES, the broker, workers.
 
@@ -371,8 +381,11 @@ class Stack:
         self.vhost = ""
         if broker == "amqp":
             self.vhost = f"electnepal-faults-{os.getpid()}"
-            for args in (["add_vhost", self.vhost], ["set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*"],
-                         ["trace_on", "-p", self.vhost]):
+            for args in (
+                ["add_vhost", self.vhost],
+                ["set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*"],
+                ["trace_on", "-p", self.vhost],
+            ):
                 rabbitmqctl(*args)
             self.broker_url = f"{AMQP_ROOT}/{self.vhost}"
         else:
@@ -423,8 +436,9 @@ class Stack:
         if self.broker == "amqp":
             self._counter = AmqpPublishCounter(self.broker_url, self.queues).start()
         else:
-            self._counter = RedisPushCounter(self.redis.port, self.queues,
-                                             FAULT_LOGS / f"monitor-{re.sub(r'[^a-z0-9]+', '-', name.lower())}.log").start()
+            self._counter = RedisPushCounter(
+                self.redis.port, self.queues, FAULT_LOGS / f"monitor-{re.sub(r'[^a-z0-9]+', '-', name.lower())}.log"
+            ).start()
         shown = {**env, "SES latency": f"{SES_LATENCY_MS} ms"}
         if ses_rate:
             shown["SES rate"] = f"{ses_rate:g}/s"
@@ -442,8 +456,13 @@ class Stack:
         return process
 
     def worker_env(self) -> dict:
-        return {"DATABASE_URL": self.pg.url(DB_NAME), "REDIS_URL": self.redis.url, "LOG_DIR": str(FAULT_LOGS),
-                "AWS_SES_REGION_ENDPOINT_URL": self.ses.url, **self.base_env}
+        return {
+            "DATABASE_URL": self.pg.url(DB_NAME),
+            "REDIS_URL": self.redis.url,
+            "LOG_DIR": str(FAULT_LOGS),
+            "AWS_SES_REGION_ENDPOINT_URL": self.ses.url,
+            **self.base_env,
+        }
 
     def settle(self, burst: Burst, timeout: float) -> bool:
         """Wait until the burst is committed and no email is queued or sending; False after ``timeout``."""
@@ -455,8 +474,9 @@ class Stack:
             time.sleep(0.25)
         return False
 
-    def finish(self, row: Row, burst: Burst, *, settled: bool, fault_at: float | None = None,
-               since: str = "the fault") -> Outcome:
+    def finish(
+        self, row: Row, burst: Burst, *, settled: bool, fault_at: float | None = None, since: str = "the fault"
+    ) -> Outcome:
         """Stop the workers, stop counting, and fill the row's common columns."""
         for slot in list(self.workers):
             stop_like_docker(self.workers.pop(slot), compose_stop_grace())
@@ -468,7 +488,8 @@ class Stack:
         published = sum(1 for _, kind in events if kind == "published")
         other = collections.Counter(kind for _, kind in events if kind != "published")
         row.messages = f"{published} ({published / max(result.enqueued, 1):.3f}/email)" + "".join(
-            f"; {n} {kind}" for kind, n in sorted(other.items()))
+            f"; {n} {kind}" for kind, n in sorted(other.items())
+        )
         if fault_at is not None and result.last_accepted:
             row.after_fault = f"{result.last_accepted - fault_at:.1f} s after {since}"
         if not settled:
@@ -489,11 +510,10 @@ def wait_ready(process: subprocess.Popen, log: Path, offset: int, timeout: float
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"worker exited with {process.returncode} (see {log})")
-        with contextlib.suppress(FileNotFoundError):
-            with open(log, "rb") as f:
-                f.seek(offset)
-                if b" ready." in f.read():
-                    return
+        with contextlib.suppress(FileNotFoundError), open(log, "rb") as f:
+            f.seek(offset)
+            if b" ready." in f.read():
+                return
         time.sleep(0.1)
     raise RuntimeError(f"worker not ready after {timeout:.0f} s (see {log})")
 
@@ -519,6 +539,7 @@ def settle_timeout(n: int, rate: float | None = None) -> float:
 
 
 # --- the faults -----------------------------------------------------------------------
+
 
 def worker_host_killed(stack: Stack, n: int, recovery: dict, name: str) -> Row:
     """A worker's whole process group SIGKILLed 1 s into a burst; a second worker runs throughout.
@@ -618,13 +639,19 @@ def rolling_restarts(stack: Stack, n: int, restarts: int, rate: float) -> Row:
     during = sum(1 for at in restarted_at if at < result.last_accepted)
     row.in_flight = f"{held_total} claims held at the {restarts} SIGTERMs (sum)"
     row.notes += [
-        f"stop (SIGTERM → exit): max {max(stops):.1f} s, median {sorted(stops)[len(stops) // 2]:.1f} s; "
-        f"Compose stop_grace_period {grace:g} s",
-        f"{during} of {restarts} restarts while email was still being sent "
-        f"(restarts took {restarted_at[-1] - first:.0f} s; the burst was sent in "
-        f"{result.last_accepted - burst.started:.0f} s, {n / rate:.0f} s at {rate:g}/s)",
-        f"claims left behind by a stopped worker: {left_behind}; pool processes outliving their worker: "
-        f"{stragglers}; SIGKILLed after the grace period: {killed}",
+        (
+            f"stop (SIGTERM → exit): max {max(stops):.1f} s, median {sorted(stops)[len(stops) // 2]:.1f} s; "
+            f"Compose stop_grace_period {grace:g} s"
+        ),
+        (
+            f"{during} of {restarts} restarts while email was still being sent "
+            f"(restarts took {restarted_at[-1] - first:.0f} s; the burst was sent in "
+            f"{result.last_accepted - burst.started:.0f} s, {n / rate:.0f} s at {rate:g}/s)"
+        ),
+        (
+            f"claims left behind by a stopped worker: {left_behind}; pool processes outliving their worker: "
+            f"{stragglers}; SIGKILLed after the grace period: {killed}"
+        ),
     ]
     return row
 
@@ -658,8 +685,9 @@ def compose_stop_grace() -> float:
     """docker-compose.yml's ``services.worker.stop_grace_period`` in seconds (Docker's default: 10 s)."""
     import yaml
 
-    text = str(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["worker"]
-               .get("stop_grace_period", "10s"))
+    text = str(
+        yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["worker"].get("stop_grace_period", "10s")
+    )
     seconds = 0.0
     for amount, unit in re.findall(r"([\d.]+)(ms|h|m|s|us)", text):
         seconds += float(amount) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6}[unit]
@@ -688,8 +716,10 @@ def redis_restarted(stack: Stack, n: int, keep_data: bool) -> Row:
     settled = stack.settle(burst, settle_timeout(n))
     stack.finish(row, burst, settled=settled, fault_at=back, since="Redis was back")
     row.in_flight = f"{len(held)} sending when Redis stopped"
-    row.notes.append(f"Redis down {back - down:.1f} s" + ("" if stack.broker == "redis" else
-                                                          "; RabbitMQ not restarted (the broker under amqp)"))
+    row.notes.append(
+        f"Redis down {back - down:.1f} s"
+        + ("" if stack.broker == "redis" else "; RabbitMQ not restarted (the broker under amqp)")
+    )
     return row
 
 
@@ -763,7 +793,9 @@ def ses_outage(stack: Stack, n: int, seconds: float) -> Row:
     row.in_flight = f"{len(held)} sending when SES went down"
     row.notes += [
         f"requests to SES during the outage: {requests} ({unavailable} answered 503)",
-        f"'provider' alert: fired {fired:.0f} s into the outage" if fired is not None else "'provider' alert: NEVER fired",
+        f"'provider' alert: fired {fired:.0f} s into the outage"
+        if fired is not None
+        else "'provider' alert: NEVER fired",
         f"cleared {cleared:.0f} s after recovery" if cleared is not None else "not reported cleared",
         f"alert emails queued: {notified}; accepted: {result.others}",
         f"max attempts of an email: {result.max_attempts}",
@@ -789,7 +821,9 @@ def ses_throttling(stack: Stack, n: int, ses_rate: float, worker_rate: float) ->
     row.after_fault = f"{result.last_accepted - burst.started:.1f} s from the first commit"
     row.notes += [
         f"drained at {(result.sent - 1) / span:.1f}/s (first → last accepted; SES allows {ses_rate:g}/s, "
-        f"workers told {worker_rate:g}/s)" if span > 0 else "drain rate: –",
+        f"workers told {worker_rate:g}/s)"
+        if span > 0
+        else "drain rate: –",
         f"throttled answers: {stats.get('throttled', 0)}; max attempts of an email: {result.max_attempts}",
     ]
     return row
@@ -815,8 +849,10 @@ def amplification(stack: Stack, n: int, rate: float) -> Row:
     drain_s = result.last_accepted - burst.started
     row.after_fault = f"{drain_s:.0f} s from the first commit"
     row.notes += [
-        f"{len(published)} messages in {drain_s:.0f} s: {len(published) / (drain_s / 60):.1f}/min, "
-        f"{len(published) / n:.4f}/email ({enqueueing} while enqueueing, {burst.finished - burst.started:.1f} s)",
+        (
+            f"{len(published)} messages in {drain_s:.0f} s: {len(published) / (drain_s / 60):.1f}/min, "
+            f"{len(published) / n:.4f}/email ({enqueueing} while enqueueing, {burst.finished - burst.started:.1f} s)"
+        ),
         f"drained at {(result.sent - 1) / (result.last_accepted - result.first_accepted):.1f}/s",
     ]
     return row
@@ -824,8 +860,18 @@ def amplification(stack: Stack, n: int, rate: float) -> Row:
 
 # --- running ----------------------------------------------------------------------------
 
-ROWS = ("worker-kill", "worker-kill-defaults", "pool-kill", "rolling", "redis-kept", "redis-lost", "postgres",
-        "ses-outage", "ses-throttle", "amplification")
+ROWS = (
+    "worker-kill",
+    "worker-kill-defaults",
+    "pool-kill",
+    "rolling",
+    "redis-kept",
+    "redis-lost",
+    "postgres",
+    "ses-outage",
+    "ses-throttle",
+    "amplification",
+)
 
 
 def rows(args) -> list[tuple[str, Callable[[Stack], Row]]]:
@@ -833,8 +879,10 @@ def rows(args) -> list[tuple[str, Callable[[Stack], Row]]]:
     n = args.emails
     runs = [
         ("worker-kill", lambda s: worker_host_killed(s, n, SHORT, "worker host SIGKILL")),
-        ("worker-kill-defaults",
-         lambda s: worker_host_killed(s, n, SHIPPED_RECOVERY, "worker host SIGKILL, shipped lease/keeper")),
+        (
+            "worker-kill-defaults",
+            lambda s: worker_host_killed(s, n, SHIPPED_RECOVERY, "worker host SIGKILL, shipped lease/keeper"),
+        ),
         ("pool-kill", lambda s: pool_process_killed(s, n)),
         ("rolling", lambda s: rolling_restarts(s, n, args.restarts, args.rolling_rate)),
         ("redis-kept", lambda s: redis_restarted(s, n, keep_data=True)),
@@ -848,23 +896,46 @@ def rows(args) -> list[tuple[str, Callable[[Stack], Row]]]:
     return runs
 
 
-COLUMNS = ["fault", "emails", "settings", "sent", "lost", "duplicated", "in flight at the fault",
-           "last email accepted after the fault", "broker messages (per email)", "final statuses", "notes"]
+COLUMNS = [
+    "fault",
+    "emails",
+    "settings",
+    "sent",
+    "lost",
+    "duplicated",
+    "in flight at the fault",
+    "last email accepted after the fault",
+    "broker messages (per email)",
+    "final statuses",
+    "notes",
+]
 
 
 def table(results: list[Row]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
     for r in results:
         settings = ", ".join(f"{short_name(k)} {v}" for k, v in r.settings.items())
-        cells = [r.fault, r.n, settings, r.sent, r.lost, r.duplicated, r.in_flight, r.after_fault, r.messages,
-                 r.statuses, "; ".join(r.notes)]
+        cells = [
+            r.fault,
+            r.n,
+            settings,
+            r.sent,
+            r.lost,
+            r.duplicated,
+            r.in_flight,
+            r.after_fault,
+            r.messages,
+            r.statuses,
+            "; ".join(r.notes),
+        ]
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def short_name(setting: str) -> str:
-    return {"MAILER_LEASE_SECONDS": "lease", "MAILER_KEEPER_SECONDS": "keeper",
-            "MAILER_MAX_SEND_RATE": "rate"}.get(setting, setting)
+    return {"MAILER_LEASE_SECONDS": "lease", "MAILER_KEEPER_SECONDS": "keeper", "MAILER_MAX_SEND_RATE": "rate"}.get(
+        setting, setting
+    )
 
 
 def write_report(tables: dict[str, list[Row]], started: float, header: str) -> str:
@@ -881,8 +952,14 @@ def start_services() -> tuple[PrivateRedis, PrivatePostgres, SES]:
     pg = PrivatePostgres().start()
     pg.create_database(DB_NAME)
     ses = SES(free_port())
-    env = {**harness.ENV, "DATABASE_URL": pg.url(DB_NAME), "REDIS_URL": redis.url, "LOG_DIR": str(FAULT_LOGS),
-           "AWS_SES_REGION_ENDPOINT_URL": ses.url, "ADMINS": ALERT_TO}
+    env = {
+        **harness.ENV,
+        "DATABASE_URL": pg.url(DB_NAME),
+        "REDIS_URL": redis.url,
+        "LOG_DIR": str(FAULT_LOGS),
+        "AWS_SES_REGION_ENDPOINT_URL": ses.url,
+        "ADMINS": ALERT_TO,
+    }
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT, env=os.environ)
     import django
@@ -899,9 +976,13 @@ def main() -> None:
     parser.add_argument("--outage-seconds", type=float, default=300, help="SES outage length (default %(default)s)")
     parser.add_argument("--amplification-emails", type=int, default=10_000, help="default %(default)s")
     parser.add_argument("--restarts", type=int, default=20, help="rolling restarts (default %(default)s)")
-    parser.add_argument("--rolling-rate", type=float, default=14,
-                        help="MAILER_MAX_SEND_RATE during the rolling restarts, so that the burst lasts through "
-                             "them (default %(default)s, the shipped rate)")
+    parser.add_argument(
+        "--rolling-rate",
+        type=float,
+        default=14,
+        help="MAILER_MAX_SEND_RATE during the rolling restarts, so that the burst lasts through "
+        "them (default %(default)s, the shipped rate)",
+    )
     args = parser.parse_args()
     brokers = [b for b in args.broker.split(",") if b]
     if not set(brokers) <= {"redis", "amqp"}:
@@ -918,11 +999,13 @@ def main() -> None:
     signal.signal(signal.SIGHUP, lambda signum, frame: sys.exit(128 + signum))
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
-    header = (f"# Fault rows, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC\n\n"
-              f"{os.cpu_count()} CPUs. Workers: `{' '.join(harness.worker_command())}` (docker-compose.yml) "
-              f"+ `-n`, two at a time; fake SES latency {SES_LATENCY_MS} ms; private Redis (appendonly) and "
-              f"PostgreSQL on free ports; one email per committed transaction unless said. Settings not shown "
-              f"are the shipped defaults.\n")
+    header = (
+        f"# Fault rows, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC\n\n"
+        f"{os.cpu_count()} CPUs. Workers: `{' '.join(harness.worker_command())}` (docker-compose.yml) "
+        f"+ `-n`, two at a time; fake SES latency {SES_LATENCY_MS} ms; private Redis (appendonly) and "
+        f"PostgreSQL on free ports; one email per committed transaction unless said. Settings not shown "
+        f"are the shipped defaults.\n"
+    )
     tables: dict[str, list[Row]] = {}
     stack = redis = pg = None
     try:
@@ -935,7 +1018,7 @@ def main() -> None:
                 for name, run in chosen:
                     try:
                         results.append(run(stack))
-                    except Exception as exc:  # one row's failure is a finding, not the end of the run
+                    except Exception as exc:  # noqa: BLE001 one row's failure is a finding, not the end of the run
                         for slot in list(stack.workers):
                             PROCS.stop(stack.workers.pop(slot))
                         if stack._counter:

@@ -48,8 +48,12 @@ def django_env(db_name: str, **settings: str) -> dict:
 
 
 # Requests through Django's test client: its host, and no rate limit answering 429.
-TEST_CLIENT = {"SITE_URL": "https://electnepal.test", "ALLOWED_HOSTS": "testserver", "RATELIMIT_ENABLE": "false",
-               "SECURE_COOKIES": "false"}
+TEST_CLIENT = {
+    "SITE_URL": "https://electnepal.test",
+    "ALLOWED_HOSTS": "testserver",
+    "RATELIMIT_ENABLE": "false",
+    "SECURE_COOKIES": "false",
+}
 ENV = django_env(
     DB_NAME,
     REDIS_URL=REDIS_URL,
@@ -73,6 +77,7 @@ SHIPPED: Config = (None, None)
 
 # --- processes ------------------------------------------------------------------
 
+
 class Processes:
     """Every process the bench starts, each in its own session; all stopped on exit."""
 
@@ -81,8 +86,14 @@ class Processes:
 
     def start(self, command: list[str], *, env: dict | None = None, log: str | None = None) -> subprocess.Popen:
         out = open(LOGS / log, "ab") if log else subprocess.DEVNULL
-        process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.running.append(process)
         return process
 
@@ -113,6 +124,7 @@ def _terminate(signum, frame):
 
 # --- fake SES -------------------------------------------------------------------
 
+
 class SES:
     """bench/fake_ses.py, started on ``port``, and its control calls (stats, log, configure).
 
@@ -120,8 +132,14 @@ class SES:
     first); ``options``: more of its command line (--rate, --latency-ms).
     """
 
-    def __init__(self, port: int, *, hosts: tuple[str, ...] = ("127.0.0.1",), options: tuple[str, ...] = (),
-                 log: str | None = "fake_ses.log") -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        hosts: tuple[str, ...] = ("127.0.0.1",),
+        options: tuple[str, ...] = (),
+        log: str | None = "fake_ses.log",
+    ) -> None:
         self.port = port
         self.url = self.url_on(hosts[0])
         argv = [sys.executable, "-m", "bench.fake_ses", "--port", str(port), *options]
@@ -133,9 +151,9 @@ class SES:
             try:
                 self.stats()
                 break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise SystemExit(f"the fake SES did not start (see {LOGS / log})")
+                    raise SystemExit(f"the fake SES did not start (see {LOGS / log})") from exc
                 time.sleep(0.1)
 
     def url_on(self, host: str) -> str:
@@ -174,6 +192,7 @@ class SES:
 
 # --- what the scenarios get -------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Bench:
     """The running fake SES and the command line's choices, handed to every scenario."""
@@ -211,6 +230,7 @@ def start(ses_port: int) -> SES:
 
 
 # --- database, Redis, workers -----------------------------------------------------
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)

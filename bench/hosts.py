@@ -52,6 +52,7 @@ part of ``make bench``.
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import re
@@ -76,8 +77,10 @@ from bench.services import PrivatePostgres, PrivateRedis, free_port
 DB_NAME = "electnepal_hosts"
 LOOPBACK = "127.0.0.1"
 # The workers' SES account and sender: the benchmark's (no real AWS behind the fake SES).
-SES_ENV = {name: harness.ENV[name]
-           for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SES_REGION_NAME", "DEFAULT_FROM_EMAIL")}
+SES_ENV = {
+    name: harness.ENV[name]
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SES_REGION_NAME", "DEFAULT_FROM_EMAIL")
+}
 # A send in a host's email.log (mailer/outbox/attempt_log.py): the row's id.
 SENT_LINE = re.compile(r" email=(\d+) .* status=sent ")
 # Celery's last words at start-up, once the pool's processes run and the queues are consumed.
@@ -92,6 +95,7 @@ def say(text: str) -> None:
 
 
 # --- the network -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Host:
@@ -123,8 +127,12 @@ class Network:
         return f"{self.namespaces}:{self.links}:{self.subnet}"
 
     def members(self) -> list[Host]:
-        return [Host(f"host{k}", f"{self.namespaces}{k}", f"{self.links}{k}", f"{self.subnet}.{k}.1",
-                     f"{self.subnet}.{k}.2") for k in range(1, self.hosts + 1)]
+        return [
+            Host(
+                f"host{k}", f"{self.namespaces}{k}", f"{self.links}{k}", f"{self.subnet}.{k}.1", f"{self.subnet}.{k}.2"
+            )
+            for k in range(1, self.hosts + 1)
+        ]
 
 
 # The test suite's names: a `make hosts` running at the same time keeps its own.
@@ -181,8 +189,10 @@ def namespaces(network: Network) -> Iterator[list[Host]]:
     hosts = network.members()
     for host in hosts:
         if _exists(host):
-            raise SystemExit(f"{host.namespace} or {host.link} exists already (another run, or a stale one: "
-                             f"`ip link del {host.link}; ip netns del {host.namespace}`)")
+            raise SystemExit(
+                f"{host.namespace} or {host.link} exists already (another run, or a stale one: "
+                f"`ip link del {host.link}; ip netns del {host.namespace}`)"
+            )
     try:
         for host in hosts:
             ip("netns", "add", host.namespace)
@@ -212,6 +222,7 @@ def restore(host: Host) -> None:
 
 # --- the machine's services --------------------------------------------------------------
 
+
 @dataclass
 class Servers:
     redis: PrivateRedis
@@ -239,8 +250,9 @@ def servers(hosts: list[Host]) -> Iterator[Servers]:
 
 def use_database(found: Servers, folder: Path) -> None:
     """Migrate the private database, then set this process's Django up on it (it enqueues, as the web does)."""
-    env = django_env(DB_NAME, DATABASE_URL=found.postgres.url(DB_NAME), REDIS_URL=found.redis.url,
-                     LOG_DIR=str(folder), **SES_ENV)
+    env = django_env(
+        DB_NAME, DATABASE_URL=found.postgres.url(DB_NAME), REDIS_URL=found.redis.url, LOG_DIR=str(folder), **SES_ENV
+    )
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, cwd=ROOT, env={**os.environ, **env})
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
@@ -250,6 +262,7 @@ def use_database(found: Servers, folder: Path) -> None:
 
 
 # --- the workers ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Options:
@@ -293,18 +306,19 @@ def worker_env(host: Host, found: Servers, ses: harness.SES, options: Options, f
     )
 
 
-def start_workers(hosts: list[Host], found: Servers, ses: harness.SES, options: Options,
-                  run_dir: Path) -> dict[str, "subprocess.Popen"]:
+def start_workers(
+    hosts: list[Host], found: Servers, ses: harness.SES, options: Options, run_dir: Path
+) -> dict[str, "subprocess.Popen"]:
     """One worker per host, in its namespace: ``ip netns exec <namespace> python -m <docker-compose.yml's
     worker command> -n hostK@%h``, its output in run_dir/hostK/worker.log. Returns at once (see ``wait_ready``)."""
     workers = {}
     for host in hosts:
         folder = run_dir / host.name
         folder.mkdir()
-        argv = ["ip", "netns", "exec", host.namespace, sys.executable, "-m", *worker_command(),
-                "-n", f"{host.name}@%h"]
-        workers[host.name] = PROCS.start(argv, env=worker_env(host, found, ses, options, folder),
-                                         log=str(folder / "worker.log"))
+        argv = ["ip", "netns", "exec", host.namespace, sys.executable, "-m", *worker_command(), "-n", f"{host.name}@%h"]
+        workers[host.name] = PROCS.start(
+            argv, env=worker_env(host, found, ses, options, folder), log=str(folder / "worker.log")
+        )
     return workers
 
 
@@ -338,6 +352,7 @@ def process_ids(worker: "subprocess.Popen") -> set[int]:
 
 
 # --- the bursts -------------------------------------------------------------------------------
+
 
 def address(phase: str, i: int) -> str:
     return f"{phase}-{i}@hosts.example.com"
@@ -409,7 +424,7 @@ def finish_burst(pending: Pending, ses: harness.SES, timeout: float) -> Burst:
         time.sleep(0.25)
     stats = ses.stats()
     throttled = stats.get("throttled", 0) - pending.stats.get("throttled", 0)
-    throttled_at = stats["throttled_at"][len(pending.stats["throttled_at"]):]
+    throttled_at = stats["throttled_at"][len(pending.stats["throttled_at"]) :]
     return Burst(pending.phase, pending.emails, dict(rows.values_list("pk", "to")), throttled, throttled_at, complete)
 
 
@@ -487,8 +502,9 @@ def recipient(to_header: str) -> str:
     return parseaddr(to_header)[1].lower()
 
 
-def run_phases(hosts: list[Host], workers: dict, ses: harness.SES, options: Options,
-               run_dir: Path) -> tuple[list[Burst], CutMarks, RejoinMarks]:
+def run_phases(
+    hosts: list[Host], workers: dict, ses: harness.SES, options: Options, run_dir: Path
+) -> tuple[list[Burst], CutMarks, RejoinMarks]:
     """Burst (a) on three hosts; (c) with the busiest host cut off once half of it is accepted; the
     link back up and (d). A burst waits at most three times its length at the rate, plus four leases."""
     from django.conf import settings
@@ -521,6 +537,7 @@ def run_phases(hosts: list[Host], workers: dict, ses: harness.SES, options: Opti
 
 
 # --- the figures -------------------------------------------------------------------------------
+
 
 @dataclass
 class BurstFigures:
@@ -572,8 +589,14 @@ class Figures:
 
     @classmethod
     def from_json(cls, data: dict) -> "Figures":
-        return cls(**{**data, "bursts": {phase: BurstFigures(**b) for phase, b in data["bursts"].items()},
-                      "cut": CutFigures(**data["cut"]), "rejoin": RejoinFigures(**data["rejoin"])})
+        return cls(
+            **{
+                **data,
+                "bursts": {phase: BurstFigures(**b) for phase, b in data["bursts"].items()},
+                "cut": CutFigures(**data["cut"]),
+                "rejoin": RejoinFigures(**data["rejoin"]),
+            }
+        )
 
 
 def sent_by_host(run_dir: Path, hosts: list[Host]) -> dict[str, list[int]]:
@@ -653,7 +676,7 @@ def longest_silence(seen: Acceptances, start: float, end: float) -> float:
     if end <= start:
         return 0.0
     times = sorted([start, end, *(t for ts in seen.by_to.values() for t in ts if start < t < end)])
-    return round(max(b - a for a, b in zip(times, times[1:])), 2)
+    return round(max(b - a for a, b in itertools.pairwise(times)), 2)
 
 
 def cut_figures(burst: Burst, marks: CutMarks, seen: Acceptances, rate: float) -> CutFigures:
@@ -690,40 +713,68 @@ def markdown(figures: Figures) -> str:
 
     per_host = md(
         ["burst", *(f"{host} sent" for host in hosts), "lost", "duplicated", "throttled", "first → last accepted"],
-        [[title, *(b.per_host[host] for host in hosts), b.lost, b.duplicated, b.throttled, f"{b.seconds:.1f} s"]
-         for title, b in ((f"(a) {a.emails} emails, three hosts", a),
-                          (f"(c) {c.emails} emails, {cut.host} cut off mid-burst", c),
-                          (f"(d) {d.emails} emails, {rejoin.host}'s link back up", d))])
-    measures = md(["measure", "value"], [
-        ["global rate, steady part of (a): accepted per second, the first second and the last before its "
-         "(N − throttled)-th email left out", opt(a.steady_rate, " /s")],
-        [f"deviation from MAILER_MAX_SEND_RATE={figures.rate:g}", opt(a.deviation_pct, " %", "{:+.2f}")],
-        ["busiest sliding second at SES, requests accepted or throttled: (a) / (c) / (d)",
-         f"{a.busiest_second} / {c.busiest_second} / {d.busiest_second}"],
-        ["throttled answers from SES: (a) / (c) / (d)", f"{a.throttled} / {c.throttled} / {d.throttled}"],
-        [f"(c) accepted before the cut of {cut.host}", f"{cut.accepted_before} of {c.emails}"],
-        [f"(c) in flight at the cut: rows {cut.host} held", cut.in_flight],
-        ["(c) cut → last email delivered",
-         f"{opt(cut.to_last_delivery, ' s')} (the {c.emails - cut.accepted_before} left needed "
-         f"{cut.backlog_seconds:.1f} s at the rate)"],
-        [f"(c) cut → every row {cut.host} held back in the outbox (lease ran out, taken back)",
-         opt(cut.reclaimed_after, " s")],
-        ["(c) longest time SES accepted nothing, from the cut to the last email of (c)",
-         opt(cut.longest_silence, " s")],
-        [f"(c) cut → last email {cut.host} held sent again (behind the emails queued before it)",
-         opt(cut.to_last_held_sent, " s")],
-        ["(c) lost / duplicated", f"{c.lost} / {c.duplicated} (at most {cut.in_flight}: the sends in flight)"],
-        [f"(d) link up → {rejoin.host}'s first email accepted", opt(rejoin.to_first_send, " s")],
-    ])
-    return (f"## Several machines: {len(hosts)} worker hosts (network namespaces), "
-            f"MAILER_MAX_SEND_RATE={figures.rate:g}\n\n"
-            f"Each host: {figures.worker}; MAILER_LEASE_SECONDS={figures.lease}, "
-            f"MAILER_KEEPER_SECONDS={figures.keeper}, MAILER_DRAIN_SECONDS={figures.drain}; fake SES answering in "
-            f"{figures.latency_ms:g} ms, refusing more than {figures.rate:g} sends in any sliding second.\n\n"
-            f"{per_host}\n{measures}")
+        [
+            [title, *(b.per_host[host] for host in hosts), b.lost, b.duplicated, b.throttled, f"{b.seconds:.1f} s"]
+            for title, b in (
+                (f"(a) {a.emails} emails, three hosts", a),
+                (f"(c) {c.emails} emails, {cut.host} cut off mid-burst", c),
+                (f"(d) {d.emails} emails, {rejoin.host}'s link back up", d),
+            )
+        ],
+    )
+    measures = md(
+        ["measure", "value"],
+        [
+            [
+                (
+                    "global rate, steady part of (a): accepted per second, the first second and the last before its "
+                    "(N − throttled)-th email left out"
+                ),
+                opt(a.steady_rate, " /s"),
+            ],
+            [f"deviation from MAILER_MAX_SEND_RATE={figures.rate:g}", opt(a.deviation_pct, " %", "{:+.2f}")],
+            [
+                "busiest sliding second at SES, requests accepted or throttled: (a) / (c) / (d)",
+                f"{a.busiest_second} / {c.busiest_second} / {d.busiest_second}",
+            ],
+            ["throttled answers from SES: (a) / (c) / (d)", f"{a.throttled} / {c.throttled} / {d.throttled}"],
+            [f"(c) accepted before the cut of {cut.host}", f"{cut.accepted_before} of {c.emails}"],
+            [f"(c) in flight at the cut: rows {cut.host} held", cut.in_flight],
+            [
+                "(c) cut → last email delivered",
+                (
+                    f"{opt(cut.to_last_delivery, ' s')} (the {c.emails - cut.accepted_before} left needed "
+                    f"{cut.backlog_seconds:.1f} s at the rate)"
+                ),
+            ],
+            [
+                f"(c) cut → every row {cut.host} held back in the outbox (lease ran out, taken back)",
+                opt(cut.reclaimed_after, " s"),
+            ],
+            [
+                "(c) longest time SES accepted nothing, from the cut to the last email of (c)",
+                opt(cut.longest_silence, " s"),
+            ],
+            [
+                f"(c) cut → last email {cut.host} held sent again (behind the emails queued before it)",
+                opt(cut.to_last_held_sent, " s"),
+            ],
+            ["(c) lost / duplicated", f"{c.lost} / {c.duplicated} (at most {cut.in_flight}: the sends in flight)"],
+            [f"(d) link up → {rejoin.host}'s first email accepted", opt(rejoin.to_first_send, " s")],
+        ],
+    )
+    return (
+        f"## Several machines: {len(hosts)} worker hosts (network namespaces), "
+        f"MAILER_MAX_SEND_RATE={figures.rate:g}\n\n"
+        f"Each host: {figures.worker}; MAILER_LEASE_SECONDS={figures.lease}, "
+        f"MAILER_KEEPER_SECONDS={figures.keeper}, MAILER_DRAIN_SECONDS={figures.drain}; fake SES answering in "
+        f"{figures.latency_ms:g} ms, refusing more than {figures.rate:g} sends in any sliding second.\n\n"
+        f"{per_host}\n{measures}"
+    )
 
 
 # --- the whole run --------------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def shielded() -> Iterator[None]:
@@ -760,9 +811,12 @@ def run(options: Options) -> Figures:
         hosts = stack.enter_context(namespaces(options.network))
         say("PostgreSQL, Redis, fake SES; migrating")
         found = stack.enter_context(servers(hosts))
-        ses = harness.SES(free_port(), hosts=(LOOPBACK, *(host.address for host in hosts)),
-                          options=("--rate", str(options.rate), "--latency-ms", str(options.latency_ms)),
-                          log=str(run_dir / "fake_ses.log"))  # an absolute path: LOGS / log is that path
+        ses = harness.SES(
+            free_port(),
+            hosts=(LOOPBACK, *(host.address for host in hosts)),
+            options=("--rate", str(options.rate), "--latency-ms", str(options.latency_ms)),
+            log=str(run_dir / "fake_ses.log"),
+        )  # an absolute path: LOGS / log is that path
         stack.callback(ses.stop)
         use_database(found, run_dir / "enqueue")
         say(f"workers: {harness.label(harness.SHIPPED)} per host")
@@ -773,11 +827,13 @@ def run(options: Options) -> Figures:
         say("stopping the workers (a send held up on the cut link may still arrive)")
         stop_workers(workers)
         seen, sent = Acceptances.of(ses.log()), sent_by_host(run_dir, hosts)
-        share, cut_burst, third = bursts
+        _share, cut_burst, third = bursts
         return Figures(
-            rate=options.rate, lease=SHIPPED if options.lease is None else str(options.lease),
+            rate=options.rate,
+            lease=SHIPPED if options.lease is None else str(options.lease),
             keeper=SHIPPED if options.keeper is None else f"{options.keeper:g}",
-            drain=SHIPPED if options.drain is None else f"{options.drain:g}", latency_ms=options.latency_ms,
+            drain=SHIPPED if options.drain is None else f"{options.drain:g}",
+            latency_ms=options.latency_ms,
             worker=f"`{' '.join(worker_command())} -n hostK@%h` ({harness.label(harness.SHIPPED)})",
             bursts={b.phase: burst_figures(b, seen, sent, options.rate) for b in bursts},
             cut=cut_figures(cut_burst, cut_marks, seen, options.rate),
@@ -800,8 +856,9 @@ def run_isolated(options: Options, timeout: float = 300) -> Figures:
     with tempfile.TemporaryDirectory(prefix="electnepal-hosts-") as folder:
         out = Path(folder) / "figures.json"
         env = {name: value for name, value in os.environ.items() if name in ("PATH", "HOME", "LANG", "LC_ALL")}
-        child = subprocess.Popen([sys.executable, "-m", "bench.hosts", *arguments(options), "--json", str(out)],
-                                 cwd=ROOT, env=env)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bench.hosts", *arguments(options), "--json", str(out)], cwd=ROOT, env=env
+        )
         try:
             child.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -815,11 +872,22 @@ def run_isolated(options: Options, timeout: float = 300) -> Figures:
 
 def arguments(options: Options) -> list[str]:
     """The command line that runs ``options``."""
-    argv = ["--emails", str(options.emails), "--rate", f"{options.rate:g}",
-            "--lease", SHIPPED if options.lease is None else str(options.lease),
-            "--keeper", SHIPPED if options.keeper is None else f"{options.keeper:g}",
-            "--drain", SHIPPED if options.drain is None else f"{options.drain:g}",
-            "--latency-ms", f"{options.latency_ms:g}", "--network", str(options.network)]
+    argv = [
+        "--emails",
+        str(options.emails),
+        "--rate",
+        f"{options.rate:g}",
+        "--lease",
+        SHIPPED if options.lease is None else str(options.lease),
+        "--keeper",
+        SHIPPED if options.keeper is None else f"{options.keeper:g}",
+        "--drain",
+        SHIPPED if options.drain is None else f"{options.drain:g}",
+        "--latency-ms",
+        f"{options.latency_ms:g}",
+        "--network",
+        str(options.network),
+    ]
     return argv + (["--keep"] if options.keep else [])
 
 
@@ -835,18 +903,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = Options()
     parser.add_argument("--emails", type=int, default=defaults.emails, help="emails per burst (default %(default)s)")
-    parser.add_argument("--rate", type=float, default=defaults.rate,
-                        help="MAILER_MAX_SEND_RATE, and the fake SES's limit (default %(default)s)")
-    parser.add_argument("--lease", type=_or_shipped(int), default=defaults.lease,
-                        help="MAILER_LEASE_SECONDS, or `shipped` (default %(default)s)")
-    parser.add_argument("--keeper", type=_or_shipped(float), default=defaults.keeper,
-                        help="MAILER_KEEPER_SECONDS, or `shipped` (default %(default)s)")
-    parser.add_argument("--drain", type=_or_shipped(float), default=SHIPPED,
-                        help="MAILER_DRAIN_SECONDS, or `shipped` (default %(default)s)")
-    parser.add_argument("--latency-ms", type=float, default=defaults.latency_ms,
-                        help="the fake SES's answer time (default %(default)s)")
-    parser.add_argument("--network", type=Network.parse, default=defaults.network,
-                        help="NAMESPACE_PREFIX:LINK_PREFIX:SUBNET (default %(default)s)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=defaults.rate,
+        help="MAILER_MAX_SEND_RATE, and the fake SES's limit (default %(default)s)",
+    )
+    parser.add_argument(
+        "--lease",
+        type=_or_shipped(int),
+        default=defaults.lease,
+        help="MAILER_LEASE_SECONDS, or `shipped` (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keeper",
+        type=_or_shipped(float),
+        default=defaults.keeper,
+        help="MAILER_KEEPER_SECONDS, or `shipped` (default %(default)s)",
+    )
+    parser.add_argument(
+        "--drain",
+        type=_or_shipped(float),
+        default=SHIPPED,
+        help="MAILER_DRAIN_SECONDS, or `shipped` (default %(default)s)",
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=defaults.latency_ms, help="the fake SES's answer time (default %(default)s)"
+    )
+    parser.add_argument(
+        "--network",
+        type=Network.parse,
+        default=defaults.network,
+        help="NAMESPACE_PREFIX:LINK_PREFIX:SUBNET (default %(default)s)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the folder of the hosts' logs")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
@@ -854,8 +943,16 @@ def main() -> None:
         sys.exit(f"bench.hosts: {reason}")
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    options = Options(emails=args.emails, rate=args.rate, lease=args.lease, keeper=args.keeper, drain=args.drain,
-                      latency_ms=args.latency_ms, network=args.network, keep=args.keep)
+    options = Options(
+        emails=args.emails,
+        rate=args.rate,
+        lease=args.lease,
+        keeper=args.keeper,
+        drain=args.drain,
+        latency_ms=args.latency_ms,
+        network=args.network,
+        keep=args.keep,
+    )
     try:
         figures = run(options)
     except KeyboardInterrupt:

@@ -98,17 +98,21 @@ def compare(name: str, workaround, library, *, n: int, block: int = 50, unit: st
 
 @contextmanager
 def fake_ses():
-    process = subprocess.Popen([sys.executable, "-m", "bench.fake_ses", "--port", str(SES_PORT)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_ses", "--port", str(SES_PORT)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{SES_PORT}/stats", timeout=1).read()
                 break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise SystemExit("the fake SES did not start")
+                    raise SystemExit("the fake SES did not start") from exc
                 time.sleep(0.1)
         yield
     finally:
@@ -117,6 +121,7 @@ def fake_ses():
 
 
 # --- the outbox's statements ---------------------------------------------------------
+
 
 def outbox_statements(n: int, batch: int = 16) -> list[dict]:
     """A drain's claim and its record of sends, ``batch`` rows a call, against the ORM's way of doing the same."""
@@ -142,12 +147,18 @@ def outbox_statements(n: int, batch: int = 16) -> list[dict]:
     def orm_claim(i):
         now = timezone.now()
         with transaction.atomic():
-            ids = list(Email.objects.select_for_update(skip_locked=True)
-                       .filter(status=Status.QUEUED, next_attempt_at__lte=now)
-                       .order_by("priority", "next_attempt_at").values_list("pk", flat=True)[:batch])
+            ids = list(
+                Email.objects.select_for_update(skip_locked=True)
+                .filter(status=Status.QUEUED, next_attempt_at__lte=now)
+                .order_by("priority", "next_attempt_at")
+                .values_list("pk", flat=True)[:batch]
+            )
             Email.objects.filter(pk__in=ids).update(
-                status=Status.SENDING, attempts=F("attempts") + 1, claimed_by="bench",
-                lease_expires_at=now + timedelta(seconds=30), updated_at=now,
+                status=Status.SENDING,
+                attempts=F("attempts") + 1,
+                claimed_by="bench",
+                lease_expires_at=now + timedelta(seconds=30),
+                updated_at=now,
             )
             claimed["orm"].append([e.pk for e in Email.objects.filter(pk__in=ids)])
 
@@ -155,17 +166,31 @@ def outbox_statements(n: int, batch: int = 16) -> list[dict]:
         now = timezone.now()
         for pk in claimed["orm"][i]:
             Email.objects.filter(pk=pk, status=Status.SENDING, claimed_by="bench").update(
-                status=Status.SENT, message_id=f"m{pk}", last_error="", sent_at=now, lease_expires_at=None,
-                claimed_by="", secret_context="", updated_at=now,
+                status=Status.SENT,
+                message_id=f"m{pk}",
+                last_error="",
+                sent_at=now,
+                lease_expires_at=None,
+                claimed_by="",
+                secret_context="",
+                updated_at=now,
             )
 
-    claim = compare(f"claim {batch} due rows: one `UPDATE … RETURNING` over `FOR UPDATE SKIP LOCKED` picks "
-                    "(outbox.state.claim_due) vs ORM select_for_update + update + select",
-                    our_claim, orm_claim, n=calls, block=10)
-    sent = compare(f"record {batch} sends: one `UPDATE … FROM unnest(…)` (outbox.state.mark_sent) vs an ORM "
-                   "update per email", lambda i: state.mark_sent([(pk, f"m{pk}") for pk in claimed["ours"][i]],
-                                                                owner="bench"),
-                   orm_sent, n=calls, block=10)
+    claim = compare(
+        f"claim {batch} due rows: one `UPDATE … RETURNING` over `FOR UPDATE SKIP LOCKED` picks "
+        "(outbox.state.claim_due) vs ORM select_for_update + update + select",
+        our_claim,
+        orm_claim,
+        n=calls,
+        block=10,
+    )
+    sent = compare(
+        f"record {batch} sends: one `UPDATE … FROM unnest(…)` (outbox.state.mark_sent) vs an ORM update per email",
+        lambda i: state.mark_sent([(pk, f"m{pk}") for pk in claimed["ours"][i]], owner="bench"),
+        orm_sent,
+        n=calls,
+        block=10,
+    )
     assert Email.objects.filter(status=Status.SENT).count() == 2 * calls * batch
     return [claim, sent]
 
@@ -180,17 +205,22 @@ def suppression(n: int, rows: int = 200_000) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (address, reason, detail, created_at) "
-            f"SELECT 'person' || g || '@example.com', 'bounce', '', now() FROM generate_series(1, %s) g", [rows]
+            f"SELECT 'person' || g || '@example.com', 'bounce', '', now() FROM generate_series(1, %s) g",
+            [rows],
         )
         cursor.execute(f"ANALYZE {table}")
-    return compare(f"suppression check, {rows:,} addresses: `LOWER(address) = LOWER(%s)` (outbox.suppression) "
-                   "vs `address__iexact`",
-                   lambda i: suppressed(f"Nobody{i}@Example.com"),  # most recipients are not on the list
-                   lambda i: Suppression.objects.filter(address__iexact=f"Nobody{i}@Example.com").exists(),
-                   n=n, block=10)
+    return compare(
+        f"suppression check, {rows:,} addresses: `LOWER(address) = LOWER(%s)` (outbox.suppression) "
+        "vs `address__iexact`",
+        lambda i: suppressed(f"Nobody{i}@Example.com"),  # most recipients are not on the list
+        lambda i: Suppression.objects.filter(address__iexact=f"Nobody{i}@Example.com").exists(),
+        n=n,
+        block=10,
+    )
 
 
 # --- Redis and the broker ------------------------------------------------------------
+
 
 def broker(n: int) -> list[dict]:
     import redis
@@ -199,19 +229,31 @@ def broker(n: int) -> list[dict]:
     from worker import app
 
     pool = redis.ConnectionPool.from_url(REDIS_URL)
-    client = compare("build a redis.Redis on an existing pool (what kombu does per command)",
-                     None, lambda i: redis.Redis(connection_pool=pool), n=n)
+    client = compare(
+        "build a redis.Redis on an existing pool (what kombu does per command)",
+        None,
+        lambda i: redis.Redis(connection_pool=pool),
+        n=n,
+    )
 
-    connections = {side: Connection(REDIS_URL, transport=transport) for side, transport in
-                   (("ours", "worker.broker:Transport"), ("stock", "kombu.transport.redis:Transport"))}
-    producers = {side: app.amqp.Producer(conn.default_channel, auto_declare=False) for side, conn in connections.items()}
+    connections = {
+        side: Connection(REDIS_URL, transport=transport)
+        for side, transport in (("ours", "worker.broker:Transport"), ("stock", "kombu.transport.redis:Transport"))
+    }
+    producers = {
+        side: app.amqp.Producer(conn.default_channel, auto_declare=False) for side, conn in connections.items()
+    }
     queue = "electnepal.hotpaths"
 
     def publish(side):
         return lambda i: app.send_task("mailer.deliver", (i,), queue=queue, producer=producers[side])
 
-    result = compare("publish a task (Celery send_task): one client per channel (worker.broker) vs kombu's per command",
-                     publish("ours"), publish("stock"), n=n)
+    result = compare(
+        "publish a task (Celery send_task): one client per channel (worker.broker) vs kombu's per command",
+        publish("ours"),
+        publish("stock"),
+        n=n,
+    )
     redis.Redis.from_url(REDIS_URL).delete(queue)
     for conn in connections.values():
         conn.release()
@@ -228,15 +270,22 @@ def counters(n: int) -> dict:
             # A plain assignment: override_settings would signal a settings change per call.
             settings.MAILER_METRICS_FLUSH_SECONDS = interval
             c.record_send(latency_s=0.2, duration_s=0.05, priority="bulk")
+
         return run
 
-    result = compare("count a send (sending.counters.record_send): added up, flushed ≤ once a second, "
-                     "vs one Redis transaction per email", record(1.0), record(0), n=n)
+    result = compare(
+        "count a send (sending.counters.record_send): added up, flushed ≤ once a second, "
+        "vs one Redis transaction per email",
+        record(1.0),
+        record(0),
+        n=n,
+    )
     c.flush()
     return result
 
 
 # --- the database connection ----------------------------------------------------------
+
 
 def connections(n: int) -> dict:
     from django.db import connection
@@ -250,11 +299,13 @@ def connections(n: int) -> dict:
         connection.close()
         Email.objects.filter(pk=-1).exists()
 
-    return compare("one query on a persistent connection (CONN_MAX_AGE) vs connecting for it", persistent, per_email,
-                   n=n, block=20)
+    return compare(
+        "one query on a persistent connection (CONN_MAX_AGE) vs connecting for it", persistent, per_email, n=n, block=20
+    )
 
 
 # --- deleting in batches ----------------------------------------------------------------
+
 
 def batched_delete(batches: int = 6, size: int = 5000) -> dict:
     from django.db import connection, transaction
@@ -272,18 +323,24 @@ def batched_delete(batches: int = 6, size: int = 5000) -> dict:
             [user.pk, 2 * batches * size],
         )
     ids = list(EmailVerification.objects.order_by("pk").values_list("pk", flat=True))
-    ours, theirs = ids[: batches * size], ids[batches * size:]
+    ours, theirs = ids[: batches * size], ids[batches * size :]
     array = _delete_rows(EmailVerification)
 
     def run(delete, pool):
         def one(i):
             with transaction.atomic():
-                assert delete(pool[i * size:(i + 1) * size]) == size
+                assert delete(pool[i * size : (i + 1) * size]) == size
+
         return one
 
-    return compare(f"delete a batch of {size:,} ids: one array parameter (common.batches) vs Django's IN (%s, …)",
-                   run(array, ours), run(lambda chunk: EmailVerification.objects.filter(pk__in=chunk).delete()[0], theirs),
-                   n=batches, block=1, unit="ms")
+    return compare(
+        f"delete a batch of {size:,} ids: one array parameter (common.batches) vs Django's IN (%s, …)",
+        run(array, ours),
+        run(lambda chunk: EmailVerification.objects.filter(pk__in=chunk).delete()[0], theirs),
+        n=batches,
+        block=1,
+        unit="ms",
+    )
 
 
 # --- the SES client ------------------------------------------------------------------
@@ -334,26 +391,47 @@ def ses_client(reps: int = 5) -> list[dict]:
         thread.start()
         thread.join()
 
-    ours = compare("a thread's SES connection: the process's shared client (sending.transport) vs "
-                   "django-ses's own client", shared, lambda i: django_ses.SESBackend().open(), n=20, block=5, unit="ms")
+    ours = compare(
+        "a thread's SES connection: the process's shared client (sending.transport) vs django-ses's own client",
+        shared,
+        lambda i: django_ses.SESBackend().open(),
+        n=20,
+        block=5,
+        unit="ms",
+    )
     ours["note"] = f"django-ses: {statistics.fmean(cpu) * 1000:.0f} ms CPU and about {rss:.1f} MiB per client"
 
     cold = {"probe": [], "no probe": []}
     for _ in range(reps):
         for side, probe in (("probe", True), ("no probe", False)):
-            out = subprocess.run([sys.executable, "-c", COLD_SEND.format(context=repr(CONTEXT), probe=probe)],
-                                 cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", COLD_SEND.format(context=repr(CONTEXT), probe=probe)],
+                cwd=ROOT,
+                env={**os.environ, **ENV},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             cold[side].append(json.loads(out.stdout.strip().splitlines()[-1]))
     warm = {
-        "name": "a process's first send: after the warm-up's probe (sending.warmup) vs cold", "n": reps, "unit": "ms",
-        "workaround": {"wall_median": statistics.median(r["first_ms"] for r in cold["probe"]), "cpu_mean": float("nan")},
-        "library": {"wall_median": statistics.median(r["first_ms"] for r in cold["no probe"]), "cpu_mean": float("nan")},
+        "name": "a process's first send: after the warm-up's probe (sending.warmup) vs cold",
+        "n": reps,
+        "unit": "ms",
+        "workaround": {
+            "wall_median": statistics.median(r["first_ms"] for r in cold["probe"]),
+            "cpu_mean": float("nan"),
+        },
+        "library": {
+            "wall_median": statistics.median(r["first_ms"] for r in cold["no probe"]),
+            "cpu_mean": float("nan"),
+        },
         "note": "later sends: " + f"{statistics.median(r['next_ms'] for r in cold['no probe']):.1f} ms",
     }
     return [ours, warm]
 
 
 # --- building and handing over the message ----------------------------------------------
+
 
 def message_path(n: int) -> list[dict]:
     import sys
@@ -368,6 +446,7 @@ def message_path(n: int) -> list[dict]:
 
     results = []
     if sys.modules.get("dkim", "absent") is None:
+
         def failing_import(i):
             del sys.modules["dkim"]
             try:
@@ -375,31 +454,48 @@ def message_path(n: int) -> list[dict]:
             finally:
                 sys.modules["dkim"] = None
 
-        results.append(compare("django-ses's `import dkim` per message, dkim not installed: absence recorded "
-                               "(sending.transport) vs searched for every time",
-                               lambda i: django_ses.dkim_sign(b"message"), failing_import, n=n))
+        results.append(
+            compare(
+                "django-ses's `import dkim` per message, dkim not installed: absence recorded "
+                "(sending.transport) vs searched for every time",
+                lambda i: django_ses.dkim_sign(b"message"),
+                failing_import,
+                n=n,
+            )
+        )
     email = Email(template="accounts/email/welcome", to="sita@example.com", context=CONTEXT, language="ne")
     rendered = templates.render(template=email.template, context=CONTEXT, language="ne")
 
     def mime(cls):
         def build(i):
-            message = cls(subject=rendered.subject, body=rendered.text, from_email="no-reply@electnepal.test",
-                          to=[email.to])
+            message = cls(
+                subject=rendered.subject, body=rendered.text, from_email="no-reply@electnepal.test", to=[email.to]
+            )
             message.attach_alternative(rendered.html, "text/html")
             return message.message().as_bytes()
+
         return build
 
-    results.append(compare("MIME bytes of the welcome email (ne): boundaries drawn up front "
-                           "(outbox.message.OutboxMessage) vs the generator's own", mime(OutboxMessage),
-                           mime(EmailMultiAlternatives), n=n))
+    results.append(
+        compare(
+            "MIME bytes of the welcome email (ne): boundaries drawn up front "
+            "(outbox.message.OutboxMessage) vs the generator's own",
+            mime(OutboxMessage),
+            mime(EmailMultiAlternatives),
+            n=n,
+        )
+    )
     return results
 
 
 # --- report -------------------------------------------------------------------------
 
+
 def table(results: list[dict]) -> str:
-    lines = ["| what | n | workaround: wall median / CPU mean | library: wall median / CPU mean | note |",
-             "| --- | ---: | ---: | ---: | --- |"]
+    lines = [
+        "| what | n | workaround: wall median / CPU mean | library: wall median / CPU mean | note |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
 
     def cell(side, unit):
         if not side:
@@ -407,9 +503,11 @@ def table(results: list[dict]) -> str:
         cpu = side["cpu_mean"]
         return f"{side['wall_median']:.1f} / {'–' if cpu != cpu else f'{cpu:.1f}'} {unit}"
 
-    for r in results:
-        lines.append(f"| {r['name']} | {r['n']} | {cell(r.get('workaround'), r['unit'])} | "
-                     f"{cell(r.get('library'), r['unit'])} | {r.get('note', '')} |")
+    lines.extend(
+        f"| {r['name']} | {r['n']} | {cell(r.get('workaround'), r['unit'])} | "
+        f"{cell(r.get('library'), r['unit'])} | {r.get('note', '')} |"
+        for r in results
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -436,9 +534,11 @@ def main() -> None:
     results += message_path(args.n)
     with fake_ses():
         results += ses_client()
-    report = (f"# Hot paths, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\n{os.cpu_count()} CPUs, Python "
-              f"{sys.version.split()[0]}; each side alternated in blocks; wall = median of single calls, "
-              f"CPU = process time over all calls / n.\n\n" + table(results))
+    report = (
+        f"# Hot paths, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\n{os.cpu_count()} CPUs, Python "
+        f"{sys.version.split()[0]}; each side alternated in blocks; wall = median of single calls, "
+        f"CPU = process time over all calls / n.\n\n" + table(results)
+    )
     print(report)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

@@ -21,15 +21,23 @@ def main() -> None:
     args = parser.parse_args()
     # A derived key, as long as the settings ask for without DEBUG (electnepal/startup_checks.py).
     key = hashlib.sha256(b"electnepal-bench:" + str(Path(__file__).resolve().parent.parent).encode()).hexdigest()
-    os.environ.update(DJANGO_SETTINGS_MODULE="electnepal.settings", SECRET_KEY=key, READ_DOT_ENV="false",
-                      DATABASE_URL="sqlite://:memory:", SITE_URL="https://electnepal.test")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="electnepal.settings",
+        SECRET_KEY=key,
+        READ_DOT_ENV="false",
+        DATABASE_URL="sqlite://:memory:",
+        SITE_URL="https://electnepal.test",
+    )
     import django
 
     django.setup()
     from mailer.rendering import samples, templates
 
-    cases = [(kind, lang, samples.sample_context(kind, lang)) for kind in samples.kinds()
-             for lang in samples.languages_of(kind)]
+    cases = [
+        (kind, lang, samples.sample_context(kind, lang))
+        for kind in samples.kinds()
+        for lang in samples.languages_of(kind)
+    ]
     for kind, lang, context in cases:  # warm the template cache, as a running worker has
         templates.render(template=kind, context=context, language=lang)
     totals, inline, sizes = [], [], []
@@ -38,8 +46,9 @@ def main() -> None:
             started = time.perf_counter()
             email = templates.render(template=kind, context=context, language=lang)
             totals.append(time.perf_counter() - started)
-            raw = templates._part(kind, "html", lang, {**templates.base_context(), **context, "language": lang},
-                                  autoescape=True)
+            raw = templates._part(
+                kind, "html", lang, {**templates.base_context(), **context, "language": lang}, autoescape=True
+            )
             started = time.perf_counter()
             templates.inline_css(raw)
             inline.append(time.perf_counter() - started)

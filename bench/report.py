@@ -26,11 +26,15 @@ def md(header: list[str], rows: list[list]) -> str:
 
 class Report:
     def __init__(self, worker_command: str) -> None:
-        self.parts = [f"# Mail pipeline benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n",
-                      f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
-                      f"workers: `{worker_command}` (docker-compose.yml), one per configuration, "
-                      "`--concurrency=<processes>` and MAILER_SEND_THREADS=<threads> added where a row sets them; "
-                      f"django-ses (SES v2) → bench/fake_ses.py (aiohttp); PostgreSQL {DB_NAME}, Redis db 14.\n"]
+        self.parts = [
+            f"# Mail pipeline benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n",
+            (
+                f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}; "
+                f"workers: `{worker_command}` (docker-compose.yml), one per configuration, "
+                "`--concurrency=<processes>` and MAILER_SEND_THREADS=<threads> added where a row sets them; "
+                f"django-ses (SES v2) → bench/fake_ses.py (aiohttp); PostgreSQL {DB_NAME}, Redis db 14.\n"
+            ),
+        ]
 
     def add(self, section: Section) -> None:
         text = f"## {section.title}\n\n{section.body}"

@@ -60,9 +60,23 @@ class PrivateRedis:
         import redis
 
         self._process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", *self.hosts, "--save", "",
-             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always", "--dir", self._dir,
-             "--protected-mode", "no" if _remote(self.hosts) else "yes"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                *self.hosts,
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.appendonly else "no",
+                "--appendfsync",
+                "always",
+                "--dir",
+                self._dir,
+                "--protected-mode",
+                "no" if _remote(self.hosts) else "yes",
+            ],
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(host=self.hosts[0], port=self.port)
@@ -129,15 +143,29 @@ class PrivatePostgres:
 
     def start(self) -> "PrivatePostgres":
         if not self._data.exists():
-            self._run(_pg_bin("initdb"), "-D", str(self._data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                      "--no-sync")
+            self._run(
+                _pg_bin("initdb"), "-D", str(self._data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+            )
             if _remote(self.hosts):  # initdb trusts loopback only
                 with open(self._data / "pg_hba.conf", "a") as hba:
                     hba.write("host all all all trust\n")
-        options = (f"-p {self.port} -k {self._dir} -c listen_addresses='{','.join(self.hosts)}' "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run(_pg_bin("pg_ctl"), "-D", str(self._data), "-o", options, "-l", str(self._dir / "log"),
-                  "-w", "-t", "30", "start")
+        options = (
+            f"-p {self.port} -k {self._dir} -c listen_addresses='{','.join(self.hosts)}' "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self._data),
+            "-o",
+            options,
+            "-l",
+            str(self._dir / "log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
         return self
 
     def create_database(self, name: str) -> None:

@@ -55,23 +55,57 @@ class SubmissionInline(admin.TabularInline):
 
 @admin.register(Candidate)
 class CandidateAdmin(admin.ModelAdmin):
-    list_display = ["full_name_en", "full_name_ne", "level", "province_display", "district_name", "party_name",
-                     "status", "submitted_at", "reviewed_by"]
+    list_display = [
+        "full_name_en",
+        "full_name_ne",
+        "level",
+        "province_display",
+        "district_name",
+        "party_name",
+        "status",
+        "submitted_at",
+        "reviewed_by",
+    ]
     list_filter = ["status", "level", "province"]
     search_fields = ["full_name_en", "full_name_ne", "user__email", "user__username", "phone", "municipality"]
     date_hierarchy = "submitted_at"
     list_select_related = ["reviewed_by"]
     actions = ["approve_selected", "reject_selected"]
     inlines = [SubmissionInline]
-    readonly_fields = ["user", "status", "step", "declared_at", "submitted_at", "reviewed_at", "reviewed_by",
-                       "admin_notes", "created_at", "updated_at", "photo_preview"]
+    readonly_fields = [
+        "user",
+        "status",
+        "step",
+        "declared_at",
+        "submitted_at",
+        "reviewed_at",
+        "reviewed_by",
+        "admin_notes",
+        "created_at",
+        "updated_at",
+        "photo_preview",
+    ]
     fieldsets = [
         ("Review", {"fields": ["status", "submitted_at", "reviewed_at", "reviewed_by", "admin_notes"]}),
-        ("Personal details", {"fields": ["user", "full_name_en", "full_name_ne", "date_of_birth", "phone",
-                                         "photo_preview"]}),
+        (
+            "Personal details",
+            {"fields": ["user", "full_name_en", "full_name_ne", "date_of_birth", "phone", "photo_preview"]},
+        ),
         ("Position", {"fields": ["level", "province", "district", "constituency", "municipality", "ward"]}),
-        ("Party and biography", {"fields": ["party", "biography_en", "biography_ne", "manifesto_en",
-                                            "manifesto_ne", "education", "experience"]}),
+        (
+            "Party and biography",
+            {
+                "fields": [
+                    "party",
+                    "biography_en",
+                    "biography_ne",
+                    "manifesto_en",
+                    "manifesto_ne",
+                    "education",
+                    "experience",
+                ]
+            },
+        ),
         ("Record", {"fields": ["step", "declared_at", "created_at", "updated_at"]}),
     ]
 
@@ -92,7 +126,8 @@ class CandidateAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         reject = path(
-            "reject/", self.admin_site.admin_view(self.reject_view),
+            "reject/",
+            self.admin_site.admin_view(self.reject_view),
             name=f"{self.opts.app_label}_{self.opts.model_name}_reject",
         )
         # Before the model's own URLs, whose "<path:object_id>/" would take "reject/".
@@ -103,7 +138,9 @@ class CandidateAdmin(admin.ModelAdmin):
         description=gettext_lazy("Approve the selected pending profiles (emails each candidate)"),
     )
     def approve_selected(self, request, queryset):
-        approved = services.candidate_approve(candidate_ids=queryset.values_list("pk", flat=True), reviewer=request.user)
+        approved = services.candidate_approve(
+            candidate_ids=queryset.values_list("pk", flat=True), reviewer=request.user
+        )
         self._report(request, queryset, len(approved), "approved")
 
     @admin.action(
@@ -125,25 +162,32 @@ class CandidateAdmin(admin.ModelAdmin):
         form = RejectForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid() and ids:
             rejected = services.candidate_reject(
-                candidate_ids=ids, reviewer=request.user, notes=form.cleaned_data["notes"],
+                candidate_ids=ids,
+                reviewer=request.user,
+                notes=form.cleaned_data["notes"],
             )
             self._report(request, queryset, len(rejected), "rejected")
             return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
-        return TemplateResponse(request, "admin/candidates/reject.html", {
-            **self.admin_site.each_context(request),
-            "title": _("Reject candidate profiles"),
-            "form": form,
-            "candidates": queryset,
-            "ids": ",".join(str(pk) for pk in ids),
-            "opts": self.opts,
-        })
+        return TemplateResponse(
+            request,
+            "admin/candidates/reject.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Reject candidate profiles"),
+                "form": form,
+                "candidates": queryset,
+                "ids": ",".join(str(pk) for pk in ids),
+                "opts": self.opts,
+            },
+        )
 
     def _report(self, request, queryset, done: int, verb: str) -> None:
         skipped = queryset.count() - done
         self.message_user(request, f"{done} profile(s) {verb}; the candidates are being emailed.", messages.SUCCESS)
         if skipped:
-            self.message_user(request, f"{skipped} profile(s) skipped: only pending profiles can be {verb}.",
-                              messages.WARNING)
+            self.message_user(
+                request, f"{skipped} profile(s) skipped: only pending profiles can be {verb}.", messages.WARNING
+            )
 
 
 def _parse_ids(value: str | None) -> list[int]:

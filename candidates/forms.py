@@ -12,9 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, RegexValidator
 from django.template.defaultfilters import filesizeformat
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from common.devanagari import digits
 
@@ -144,8 +143,8 @@ class PositionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Province and district names in the page's language (Devanagari on Nepali pages).
         language = _geography_language()
-        self.fields["province"].choices = [("", "---------")] + geography.province_choices(language)
-        self.fields["district"].choices = [("", "---------")] + geography.district_choices_grouped(language)
+        self.fields["province"].choices = [("", "---------"), *geography.province_choices(language)]
+        self.fields["district"].choices = [("", "---------"), *geography.district_choices_grouped(language)]
         self.fields["ward"].help_text = _("Ward seats only (%(min)s to %(max)s).") % {
             "min": digits(geography.WARD_MIN),
             "max": digits(geography.WARD_MAX),
@@ -202,7 +201,7 @@ class PartyForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["party"].choices = [("", "---------")] + geography.party_choices(_geography_language())
+        self.fields["party"].choices = [("", "---------"), *geography.party_choices(_geography_language())]
         for name in ("biography_en", "biography_ne", "manifesto_en", "manifesto_ne"):
             self.fields[name].required = True
         for name, field in self.fields.items():

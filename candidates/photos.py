@@ -86,12 +86,15 @@ def photo_reencode(*, upload) -> ContentFile:
             clean = _pixels_only(image)
     except ValidationError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValidationError(_("The photo has too many pixels; please upload a smaller one."), code="photo_pixels")
-    except Exception:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValidationError(
+            _("The photo has too many pixels; please upload a smaller one."), code="photo_pixels"
+        ) from exc
+    except Exception as exc:
         # Pillow raises many kinds of error for a file that is not an image or is damaged.
-        raise ValidationError(_("Upload a valid JPEG, PNG or WebP photo: this file is not one, or is damaged."),
-                              code="photo_invalid")
+        raise ValidationError(
+            _("Upload a valid JPEG, PNG or WebP photo: this file is not one, or is damaged."), code="photo_invalid"
+        ) from exc
     out = io.BytesIO()
     clean.save(out, format=PHOTO_FORMAT, quality=PHOTO_QUALITY, optimize=True)
     return ContentFile(out.getvalue(), name=uuid.uuid4().hex + PHOTO_EXTENSION)

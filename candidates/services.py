@@ -118,7 +118,9 @@ def candidate_submit(*, candidate_id: int) -> bool:
         )
         user = candidate.user
         mail.enqueue(
-            template=TEMPLATE_CONFIRMATION, to=user.email, language=user.preferred_language,
+            template=TEMPLATE_CONFIRMATION,
+            to=user.email,
+            language=user.preferred_language,
             context=candidate_card(candidate, user.preferred_language),
         )
         staff_notices.staff_notify(submission=submission)
@@ -135,15 +137,19 @@ def _check_submission_limit(candidate: Candidate, now) -> None:
         return  # no limit
     recent = list(
         Submission.objects.filter(candidate=candidate, submitted_at__gt=now - SUBMISSION_WINDOW)
-        .order_by("-submitted_at").values_list("submitted_at", flat=True)[:allowed]
+        .order_by("-submitted_at")
+        .values_list("submitted_at", flat=True)[:allowed]
     )
     if len(recent) < allowed:
         return
     # Free again when the oldest of the last ``allowed`` submissions leaves the window.
     again = formats.date_format(timezone.localtime(recent[-1] + SUBMISSION_WINDOW), "DATETIME_FORMAT")
     raise SubmissionLimitReached(
-        _("You have submitted your profile %(count)s times in 24 hours, the most we accept. "
-          "Your changes are saved; you can submit it again after %(again)s.") % {"count": allowed, "again": again},
+        _(
+            "You have submitted your profile %(count)s times in 24 hours, the most we accept. "
+            "Your changes are saved; you can submit it again after %(again)s."
+        )
+        % {"count": allowed, "again": again},
         code="submission_limit",
     )
 
@@ -172,7 +178,9 @@ def _decide(*, candidate_ids: Iterable[int], reviewer, status: str, notes: str, 
             candidate.admin_notes = notes
             candidate.save(update_fields=["status", "reviewed_at", "reviewed_by", "admin_notes", "updated_at"])
             mail.enqueue(
-                template=template, to=candidate.user.email, language=candidate.user.preferred_language,
+                template=template,
+                to=candidate.user.email,
+                language=candidate.user.preferred_language,
                 context={
                     **candidate_card(candidate, candidate.user.preferred_language),
                     "notes": notes,
@@ -186,7 +194,10 @@ def _decide(*, candidate_ids: Iterable[int], reviewer, status: str, notes: str, 
 def candidate_approve(*, candidate_ids: Iterable[int], reviewer, notes: str = "") -> list[Candidate]:
     """Approve the pending profiles among ``candidate_ids``; queue each approval email. Returns those approved."""
     return _decide(
-        candidate_ids=candidate_ids, reviewer=reviewer, status=Status.APPROVED, notes=notes.strip(),
+        candidate_ids=candidate_ids,
+        reviewer=reviewer,
+        status=Status.APPROVED,
+        notes=notes.strip(),
         template=TEMPLATE_APPROVAL,
     )
 
@@ -197,12 +208,16 @@ def candidate_reject(*, candidate_ids: Iterable[int], reviewer, notes: str) -> l
     if not notes:
         raise ValidationError("A rejection needs notes: the candidate reads them to fix the profile.")
     return _decide(
-        candidate_ids=candidate_ids, reviewer=reviewer, status=Status.REJECTED, notes=notes,
+        candidate_ids=candidate_ids,
+        reviewer=reviewer,
+        status=Status.REJECTED,
+        notes=notes,
         template=TEMPLATE_REJECTION,
     )
 
 
 __all__ = [
+    "SubmissionLimitReached",
     "candidate_approve",
     "candidate_for",
     "candidate_reject",
@@ -210,5 +225,4 @@ __all__ = [
     "candidate_staff_digest",
     "candidate_submit",
     "incomplete_steps",
-    "SubmissionLimitReached",
 ]

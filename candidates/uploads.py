@@ -45,8 +45,10 @@ def body_size_limited(setting_name: str):
             if content_length(request) > limit:
                 # People know the photo's limit (the form says it), not the body's.
                 return render(
-                    request, "candidates/upload_too_large.html",
-                    {"limit": filesizeformat(settings.CANDIDATES_PHOTO_MAX_BYTES), "back": request.path}, status=413,
+                    request,
+                    "candidates/upload_too_large.html",
+                    {"limit": filesizeformat(settings.CANDIDATES_PHOTO_MAX_BYTES), "back": request.path},
+                    status=413,
                 )
             return protected(request, *args, **kwargs)
 

@@ -73,10 +73,12 @@ def register_step(request, step: int):
 
 # Submitting emails the candidate and the reviewers: limited per user and per IP
 # (429), on top of the per-profile limit of submissions a day (services).
-@ratelimit(group="candidate-submit", key="user", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_USER"), method="POST",
-           block=True)
-@ratelimit(group="candidate-submit-ip", key="ip", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_IP"), method="POST",
-           block=True)
+@ratelimit(
+    group="candidate-submit", key="user", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_USER"), method="POST", block=True
+)
+@ratelimit(
+    group="candidate-submit-ip", key="ip", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_IP"), method="POST", block=True
+)
 def _review(request, candidate: Candidate, title: str):
     form = ReviewForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -86,7 +88,9 @@ def _review(request, candidate: Candidate, title: str):
             form.add_error(None, error)
         else:
             if submitted:
-                messages.success(request, _("Your profile was submitted for review. We have emailed you a confirmation."))
+                messages.success(
+                    request, _("Your profile was submitted for review. We have emailed you a confirmation.")
+                )
             else:
                 messages.info(request, _("Your profile had already been submitted."))
             return redirect("candidates:dashboard")

@@ -1,7 +1,7 @@
 """Rates for django-ratelimit read from settings at request time, so they can be tuned without code.
 
-    @ratelimit(group="candidate-submit", key="user", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_USER"),
-               method="POST", block=True)
+@ratelimit(group="candidate-submit", key="user", rate=limit("RATELIMIT_CANDIDATE_SUBMIT_USER"),
+           method="POST", block=True)
 """
 
 from django.conf import settings

@@ -75,7 +75,7 @@ class RedactTokensFilter(logging.Filter):
         request = getattr(record, "request", None)
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record: leave it to the handler to report
+        except Exception:  # noqa: BLE001 a malformed record: leave it to the handler to report
             return True
         record.msg, record.args = redact_request(message, request), ()
         if record.exc_info and not record.exc_text:

@@ -289,9 +289,7 @@ AWS_SNS_EVENT_TRUSTED_TOPIC_ARNS = env.list("SES_EVENTS_TOPIC_ARNS", default=[])
 # The AWS partitions' domains the signing certificate may come from: exactly
 # https://sns.<region of the trusted topic>.<domain>/SimpleNotificationService-<id>.pem
 # (mailer.ses.signatures.certificate_url).
-AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = env.list(
-    "SES_EVENTS_CERT_DOMAINS", default=["amazonaws.com", "amazonaws.com.cn"]
-)
+AWS_SNS_EVENT_CERT_TRUSTED_DOMAINS = env.list("SES_EVENTS_CERT_DOMAINS", default=["amazonaws.com", "amazonaws.com.cn"])
 
 # SES through django-ses, unless set otherwise; with DEBUG, the console, so that a
 # newcomer sees the verification link in the worker's output. Said, never guessed

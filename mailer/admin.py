@@ -25,7 +25,15 @@ class EmailAdmin(admin.ModelAdmin):
     """
 
     list_display = (
-        "id", "template", "to", "language", "priority", "status", "delivery_status", "attempts", "created_at",
+        "id",
+        "template",
+        "to",
+        "language",
+        "priority",
+        "status",
+        "delivery_status",
+        "attempts",
+        "created_at",
         "sent_at",
     )
     list_filter = ("status", "delivery_status", "priority", "template", "language")
@@ -36,17 +44,53 @@ class EmailAdmin(admin.ModelAdmin):
     # (the preview shows the context rendered, one-time links replaced).
     exclude = ("secret_context", "context")
     fieldsets = (
-        (None, {"fields": (
-            "template", "to", "language", "priority", "status", "delivery_status", "attempts", "claimed_by",
-            "message_id", "last_error",
-        )}),
-        ("Timestamps", {"fields": (
-            "created_at", "next_attempt_at", "lease_expires_at", "expires_at", "sent_at", "updated_at",
-        )}),
+        (
+            None,
+            {
+                "fields": (
+                    "template",
+                    "to",
+                    "language",
+                    "priority",
+                    "status",
+                    "delivery_status",
+                    "attempts",
+                    "claimed_by",
+                    "message_id",
+                    "last_error",
+                )
+            },
+        ),
+        (
+            "Timestamps",
+            {
+                "fields": (
+                    "created_at",
+                    "next_attempt_at",
+                    "lease_expires_at",
+                    "expires_at",
+                    "sent_at",
+                    "updated_at",
+                )
+            },
+        ),
     )
     readonly_fields = (
-        "template", "to", "language", "priority", "status", "attempts", "next_attempt_at", "claimed_by",
-        "lease_expires_at", "expires_at", "message_id", "delivery_status", "last_error", "created_at", "updated_at",
+        "template",
+        "to",
+        "language",
+        "priority",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "claimed_by",
+        "lease_expires_at",
+        "expires_at",
+        "message_id",
+        "delivery_status",
+        "last_error",
+        "created_at",
+        "updated_at",
         "sent_at",
     )
 
@@ -63,10 +107,16 @@ class EmailAdmin(admin.ModelAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         own = [
-            path("<path:object_id>/preview-html/", self.admin_site.admin_view(self.preview_html_view),
-                 name="%s_%s_preview_html" % info),
-            path("<path:object_id>/send-again/", self.admin_site.admin_view(self.send_again_view),
-                 name="%s_%s_send_again" % info),
+            path(
+                "<path:object_id>/preview-html/",
+                self.admin_site.admin_view(self.preview_html_view),
+                name="{}_{}_preview_html".format(*info),
+            ),
+            path(
+                "<path:object_id>/send-again/",
+                self.admin_site.admin_view(self.send_again_view),
+                name="{}_{}_send_again".format(*info),
+            ),
         ]
         # Before the model's own URLs, whose "<path:object_id>/" catch-all would answer first.
         return own + super().get_urls()
@@ -129,8 +179,9 @@ class EmailAdmin(admin.ModelAdmin):
         if result.queued:
             new_ids = result.queued.values()
             links = format_html_join(", ", '<a href="{}">{}</a>', (self._email_link(pk) for pk in new_ids))
-            self.message_user(request, format_html("Queued {} new email(s): {}.", len(result.queued), links),
-                              messages.SUCCESS)
+            self.message_user(
+                request, format_html("Queued {} new email(s): {}.", len(result.queued), links), messages.SUCCESS
+            )
         by_reason: dict[str, list[int]] = {}
         for pk, reason in result.refused.items():
             by_reason.setdefault(reason, []).append(pk)

@@ -70,11 +70,13 @@ def mail_worker(django_db_setup, django_db_blocker, redis_client):
     from worker import app
 
     # The worker thread opens its own connections to the test database.
-    with django_db_blocker.unblock():
-        with start_worker(
+    with (
+        django_db_blocker.unblock(),
+        start_worker(
             app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=30
-        ) as worker:
-            yield worker
+        ) as worker,
+    ):
+        yield worker
 
 
 @pytest.fixture
@@ -127,9 +129,9 @@ def private_redis():
 @pytest.fixture
 def user(db):
     """A verified account (ram), with a known password."""
-    from accounts.models import User
     from django.utils import timezone
 
+    from accounts.models import User
     from tests.support.accounts import PASSWORD
 
     user = User(username="ram", email="ram@example.com", email_verified_at=timezone.now())
@@ -146,8 +148,13 @@ def limits_on(settings):
     """Rate limits on, every rate high: a test sets the one it is about."""
     settings.RATELIMIT_ENABLE = True
     for name in (
-        "RATELIMIT_SIGNUP", "RATELIMIT_EMAIL_FORM_IP", "RATELIMIT_EMAIL_FORM_ADDRESS", "RATELIMIT_LINK_FORM_IP",
-        "RATELIMIT_LINK_FORM_LINK", "RATELIMIT_LOGIN_FAILURES_IP", "RATELIMIT_LOGIN_FAILURES_IP_USERNAME",
+        "RATELIMIT_SIGNUP",
+        "RATELIMIT_EMAIL_FORM_IP",
+        "RATELIMIT_EMAIL_FORM_ADDRESS",
+        "RATELIMIT_LINK_FORM_IP",
+        "RATELIMIT_LINK_FORM_LINK",
+        "RATELIMIT_LOGIN_FAILURES_IP",
+        "RATELIMIT_LOGIN_FAILURES_IP_USERNAME",
         "RATELIMIT_LOGIN_FAILURES_USERNAME",
     ):
         setattr(settings, name, HIGH)

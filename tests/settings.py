@@ -12,7 +12,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/electn
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 # Derived, not written here: as strong as electnepal/startup_checks.py asks without DEBUG,
 # and the same in every process the suite starts.
-os.environ.setdefault("SECRET_KEY", hashlib.sha256(b"electnepal-suite:" + os.path.abspath(__file__).encode()).hexdigest())
+os.environ.setdefault(
+    "SECRET_KEY", hashlib.sha256(b"electnepal-suite:" + os.path.abspath(__file__).encode()).hexdigest()
+)
 os.environ.setdefault("SITE_URL", "https://electnepal.test")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,electnepal.test")
 os.environ.setdefault("RATELIMIT_ENABLE", "false")
@@ -35,7 +37,7 @@ os.environ.setdefault("CONN_MAX_AGE", "0")
 os.environ.setdefault("CELERY_DB_REUSE_MAX", "0")
 os.environ.setdefault("LOG_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test-logs"))
 
-from electnepal.settings import *  # noqa: E402,F403
+from electnepal.settings import *  # noqa: F403
 
 DEFAULT_FROM_EMAIL = "ElectNepal <no-reply@electnepal.test>"
 # PBKDF2 at production strength costs ~0.3 s per hash on this machine; the flows, not

@@ -25,7 +25,7 @@ def test_the_import_contract_is_kept():
 
 
 @pytest.mark.parametrize(
-    "module, forbidden_import, contract",
+    ("module", "forbidden_import", "contract"),
     [
         # the delivery core reaching up into operations
         ("mailer/outbox/delivery.py", "from mailer.ops import alerts", "The mailer's folders are layered"),
@@ -47,7 +47,7 @@ def test_a_forbidden_import_breaks_the_contract(tmp_path, module, forbidden_impo
     target.write_text(target.read_text() + f"\n\n{forbidden_import}\n")
     result = lint_imports(tmp_path)
     assert result.returncode == 1, result.stdout
-    broken = result.stdout[result.stdout.index("Broken contracts"):]
+    broken = result.stdout[result.stdout.index("Broken contracts") :]
     assert contract in broken
 
 

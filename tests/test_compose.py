@@ -37,12 +37,14 @@ from tests.support.compose import (
     COMPOSE_TEXT,
     SERVICES,
     Unset,
-    argv as _argv,
     env_files,
     interpolate,
     running,
     service_env,
     stop_like_docker,
+)
+from tests.support.compose import (
+    argv as _argv,
 )
 from tests.support.processes import free_port
 
@@ -81,7 +83,15 @@ def test_the_tests_read_variables_as_compose_does():
 
 def test_the_services_are_there():
     assert set(SERVICES) == {
-        "migrate", "collectstatic", "web", "worker", "beat", "flower", "proxy", "redis", "postgres",
+        "migrate",
+        "collectstatic",
+        "web",
+        "worker",
+        "beat",
+        "flower",
+        "proxy",
+        "redis",
+        "postgres",
     }
 
 
@@ -210,8 +220,13 @@ def test_no_secret_is_written_in_the_files():
                 assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", match[2]), f"{name}: a password in {variable}"
     assert "POSTGRES_PASSWORD: electnepal" not in COMPOSE_TEXT
     # And without them in .env, Compose refuses to start the services that need them.
-    for secret, service in [("POSTGRES_PASSWORD", "postgres"), ("REDIS_PASSWORD", "redis"),
-                            ("REDIS_PASSWORD", "flower"), ("SECRET_KEY", "web"), ("POSTGRES_PASSWORD", "worker")]:
+    for secret, service in [
+        ("POSTGRES_PASSWORD", "postgres"),
+        ("REDIS_PASSWORD", "redis"),
+        ("REDIS_PASSWORD", "flower"),
+        ("SECRET_KEY", "web"),
+        ("POSTGRES_PASSWORD", "worker"),
+    ]:
         with pytest.raises(Unset):
             service_env(service, {k: v for k, v in DOTENV.items() if k != secret})
 
@@ -232,8 +247,11 @@ def _test_settings_default(name: str) -> str:
     """The URL tests/settings.py uses when the environment names none."""
     tree = ast.parse((ROOT / "tests" / "settings.py").read_text())
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and ast.unparse(node.func) == "os.environ.setdefault"
-                and node.args[0].value == name):
+        if (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) == "os.environ.setdefault"
+            and node.args[0].value == name
+        ):
             return node.args[1].value
     raise LookupError(name)
 
@@ -303,20 +321,22 @@ def test_every_env_example_name_is_read_somewhere():
     # Outside settings.py the environment is read by worker/celery.py (the Flower
     # guard), bin/run, Flower itself (FLOWER_* options) and docker-compose.yml.
     # docker-compose.yml reads the passwords it puts in the services' URLs.
-    others = "\n".join(p.read_text() for p in [ROOT / "worker" / "celery.py", ROOT / "docker-compose.yml",
-                                               *sorted((ROOT / "bin").iterdir())])
-    unread = {
-        name for name in set(example_lines()) - settings_names() if not re.search(rf"\b{name}\b", others)
-    }
+    others = "\n".join(
+        p.read_text()
+        for p in [ROOT / "worker" / "celery.py", ROOT / "docker-compose.yml", *sorted((ROOT / "bin").iterdir())]
+    )
+    unread = {name for name in set(example_lines()) - settings_names() if not re.search(rf"\b{name}\b", others)}
     assert unread == set(), f"in .env.example but read nowhere: {sorted(unread)}"
 
 
 def _constant(node):
     """The value of a default made of literals and arithmetic (10 * 1024 * 1024), else None."""
-    if node is None or not all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop))
-                               for n in ast.walk(node)):
+    if node is None or not all(
+        isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)) for n in ast.walk(node)
+    ):
         return None
-    return eval(compile(ast.Expression(node), str(SETTINGS_FILE), "eval"))  # literals only, checked above
+    # ast.literal_eval refuses arithmetic such as 10 * 1024 * 1024; the walk above allows literals only.
+    return eval(compile(ast.Expression(node), str(SETTINGS_FILE), "eval"))  # noqa: S307 literals only, checked above
 
 
 def test_a_commented_out_line_shows_the_default_settings_py_gives():
@@ -390,8 +410,10 @@ def _becomes_healthy(argv, env, service, process, log: Path, timeout: float = 90
         if result.returncode == 0:
             return
         if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{service}: health check never passed ({result.stderr[-500:]}); "
-                        f"command output:\n{log.read_text()[-2000:]}")
+            pytest.fail(
+                f"{service}: health check never passed ({result.stderr[-500:]}); "
+                f"command output:\n{log.read_text()[-2000:]}"
+            )
         time.sleep(1)
 
 
@@ -408,8 +430,9 @@ def compose_redis(tmp_path_factory):
     port = free_port()
     command = _argv(SERVICES["redis"]["command"])
     assert command[:2] == ["sh", "-c"] and "exec redis-server -" in command[2]
-    script = command[2].replace("exec redis-server -", f"exec redis-server - --port {port} --bind 127.0.0.1 "
-                                                       f"--dir {folder}")
+    script = command[2].replace(
+        "exec redis-server -", f"exec redis-server - --port {port} --bind 127.0.0.1 --dir {folder}"
+    )
     env = {"PATH": os.environ["PATH"], **service_env("redis", DOTENV)}
     with running(["sh", "-c", script], env, folder / "redis.log", cwd=folder) as process:
         client = redis.Redis(port=port, password=DOTENV["REDIS_PASSWORD"])
@@ -422,8 +445,13 @@ def compose_redis(tmp_path_factory):
                 assert process.poll() is None and time.monotonic() < deadline, (folder / "redis.log").read_text()
                 time.sleep(0.1)
         client.flushall()
-        yield {"port": port, "env": env, "process": process, "client": client,
-               "url": f"redis://:{DOTENV['REDIS_PASSWORD']}@127.0.0.1:{port}/0"}
+        yield {
+            "port": port,
+            "env": env,
+            "process": process,
+            "client": client,
+            "url": f"redis://:{DOTENV['REDIS_PASSWORD']}@127.0.0.1:{port}/0",
+        }
         client.close()
 
 
@@ -438,7 +466,7 @@ def test_redis_keeps_its_queues_wants_its_password_and_its_check_knows_it(compos
     pid = compose_redis["process"].pid
     assert DOTENV["REDIS_PASSWORD"] not in Path(f"/proc/{pid}/cmdline").read_text()
     port = str(compose_redis["port"])
-    check = _check_argv("redis") + []
+    check = [*_check_argv("redis")]
     check[-1] = check[-1].replace("redis-cli", f"redis-cli -p {port}")
     assert _health(check, compose_redis["env"], "redis").returncode == 0
     wrong = {**compose_redis["env"], "REDIS_PASSWORD": "not-the-password"}
@@ -496,8 +524,7 @@ def container_env(django_db_setup, compose_redis, tmp_path_factory):
 def test_migrate_runs_and_exits(container_env, tmp_path):
     argv = _argv(SERVICES["migrate"]["command"])
     assert "migrate" in get_commands()
-    result = subprocess.run(argv, cwd=ROOT, env=container_env("migrate"), capture_output=True, text=True,
-                            timeout=180)
+    result = subprocess.run(argv, cwd=ROOT, env=container_env("migrate"), capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
 
 

@@ -46,8 +46,7 @@ def caddy() -> str:
 
 
 def _caddy(caddy: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([caddy, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run([caddy, *args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
 
 
 # --- The file, as Caddy reads it ---------------------------------------------------
@@ -161,18 +160,26 @@ def proxy(caddy, tmp_path_factory):
     (media / "candidates" / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (media / "candidates" / "photo.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBP")
     (media / "candidates" / "page.html").write_text("<script>alert(1)</script>")
-    (media / "candidates" / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    (media / "candidates" / "drawing.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    )
     (media / "candidates" / "sneaky.jpg").write_text("<html><script>alert(1)</script></html>")
     ports = {"http": free_port(), "https": free_port(), "health": free_port()}
     upstream = Upstream()
 
     text = CADDYFILE.read_text()
-    for old, new in {"web:8000": f"127.0.0.1:{upstream.port}", "/srv/static": str(static),
-                     "/srv/media": str(media), "127.0.0.1:8081": f"127.0.0.1:{ports['health']}"}.items():
+    for old, new in {
+        "web:8000": f"127.0.0.1:{upstream.port}",
+        "/srv/static": str(static),
+        "/srv/media": str(media),
+        "127.0.0.1:8081": f"127.0.0.1:{ports['health']}",
+    }.items():
         assert old in text, old
         text = text.replace(old, new)
-    test_options = (f"\tskip_install_trust\n\tadmin off\n\thttp_port {ports['http']}\n"
-                    f"\thttps_port {ports['https']}\n\tstorage file_system {folder / 'data'}\n")
+    test_options = (
+        f"\tskip_install_trust\n\tadmin off\n\thttp_port {ports['http']}\n"
+        f"\thttps_port {ports['https']}\n\tstorage file_system {folder / 'data'}\n"
+    )
     text = "{\n" + test_options + "}\n\n" + text
     config = folder / "Caddyfile"
     config.write_text(text)
@@ -180,8 +187,13 @@ def proxy(caddy, tmp_path_factory):
     command = argv(SERVICES["proxy"]["command"])
     command[0] = caddy
     command[command.index("--config") + 1] = str(config)
-    env = {"PATH": os.environ["PATH"], "HOME": str(folder), "XDG_DATA_HOME": str(folder / "data"),
-           "XDG_CONFIG_HOME": str(folder / "config"), **service_env("proxy", {"SITE_URL": "https://127.0.0.1"})}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(folder),
+        "XDG_DATA_HOME": str(folder / "data"),
+        "XDG_CONFIG_HOME": str(folder / "config"),
+        **service_env("proxy", {"SITE_URL": "https://127.0.0.1"}),
+    }
     log = folder / "caddy.log"
     with running(command, env, log, cwd=folder) as process:
         root = folder / "data" / "pki" / "authorities" / "local" / "root.crt"
@@ -190,8 +202,13 @@ def proxy(caddy, tmp_path_factory):
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.1)
         context = ssl.create_default_context(cafile=str(root))
-        yield {"ports": ports, "upstream": upstream, "context": context, "log": log,
-               "url": f"https://127.0.0.1:{ports['https']}"}
+        yield {
+            "ports": ports,
+            "upstream": upstream,
+            "context": context,
+            "log": log,
+            "url": f"https://127.0.0.1:{ports['https']}",
+        }
     upstream.stop()
 
 
@@ -220,9 +237,15 @@ def _get(proxy, path: str, *, url: str | None = None, data: bytes | None = None,
 
 def test_tls_and_the_forwarded_headers_the_app_trusts(proxy):
     upstream = proxy["upstream"].start()
-    status, _, body = _get(proxy, "/auth/login/", headers={
-        "X-Forwarded-For": "203.0.113.66", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "evil.example",
-    })
+    status, _, body = _get(
+        proxy,
+        "/auth/login/",
+        headers={
+            "X-Forwarded-For": "203.0.113.66",
+            "X-Forwarded-Proto": "http",
+            "X-Forwarded-Host": "evil.example",
+        },
+    )
     assert (status, body) == (200, b"from web")
     seen = upstream.seen[-1]
     # The client's own claims are replaced, not passed on.
@@ -233,8 +256,10 @@ def test_tls_and_the_forwarded_headers_the_app_trusts(proxy):
     web = service_env("web", {"SECRET_KEY": "x", "POSTGRES_PASSWORD": "x", "REDIS_PASSWORD": "x"})
     meta = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in seen.items() if name != "path"}
     request = RequestFactory().get("/", REMOTE_ADDR="172.18.0.9", **meta)  # the proxy's container
-    with override_settings(TRUSTED_PROXY_COUNT=int(web["TRUSTED_PROXY_COUNT"]),
-                           SECURE_PROXY_SSL_HEADER=(web["SECURE_PROXY_SSL_HEADER"], "https")):
+    with override_settings(
+        TRUSTED_PROXY_COUNT=int(web["TRUSTED_PROXY_COUNT"]),
+        SECURE_PROXY_SSL_HEADER=(web["SECURE_PROXY_SSL_HEADER"], "https"),
+    ):
         assert client_ip(request) == "127.0.0.1"  # the real client, never the forged 203.0.113.66
         assert request.is_secure()
 
@@ -276,8 +301,12 @@ def test_a_body_over_the_limit_never_reaches_web_whole(proxy):
         proxy["upstream"].start()
     before = len(proxy["upstream"].seen)
     try:
-        status = _get(proxy, "/candidates/register/", data=b"x" * (11 * 1000 * 1000),
-                      headers={"Content-Type": "application/octet-stream"})[0]
+        status = _get(
+            proxy,
+            "/candidates/register/",
+            data=b"x" * (11 * 1000 * 1000),
+            headers={"Content-Type": "application/octet-stream"},
+        )[0]
     except urllib.error.URLError:
         status = "closed"  # Caddy answers 413 and closes while the client is still sending
     # 413, or 502 when the cut-off upstream connection fails first (a race under load).

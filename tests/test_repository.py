@@ -29,7 +29,9 @@ PATTERNS = (AWS_KEY_ID, AWS_SECRET, PRIVATE_KEY, SECRET_ASSIGNMENT)
 def tracked_text_files():
     names = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=settings.BASE_DIR, capture_output=True, check=True,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        check=True,
     ).stdout.split(b"\0")
     for name in filter(None, names):
         path = settings.BASE_DIR / name.decode()
@@ -81,8 +83,15 @@ def test_the_scan_finds_what_a_leak_looks_like(text):
     assert leaks(text), text
 
 
-@pytest.mark.parametrize("text", ["SECRET_KEY=change-me", "SECRET_KEY_FALLBACKS = env.list(\"SECRET_KEY_FALLBACKS\")",
-                                  "#MAILER_METRICS_TOKEN=change-me", "token_hash = models.CharField(max_length=64)"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SECRET_KEY=change-me",
+        'SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS")',
+        "#MAILER_METRICS_TOKEN=change-me",
+        "token_hash = models.CharField(max_length=64)",
+    ],
+)
 def test_the_scan_lets_placeholders_and_code_be(text):
     assert leaks(text) == []
 

@@ -1,4 +1,5 @@
-from django.apps import AppConfig, apps as registry
+from django.apps import AppConfig
+from django.apps import apps as registry
 from django.db.models.signals import post_migrate
 
 

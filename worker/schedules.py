@@ -30,8 +30,14 @@ class Job:
 
 
 def _nightly(hour: int, minute: int = 0) -> dict:
-    return {"minute": str(minute), "hour": str(hour), "day_of_week": "*", "day_of_month": "*",
-            "month_of_year": "*", "timezone": KATHMANDU}
+    return {
+        "minute": str(minute),
+        "hour": str(hour),
+        "day_of_week": "*",
+        "day_of_month": "*",
+        "month_of_year": "*",
+        "timezone": KATHMANDU,
+    }
 
 
 JOBS = (
@@ -104,8 +110,13 @@ def install(apps, jobs=JOBS, *, using: str = "default") -> list[str]:
         else:
             crontab, _ = model("CrontabSchedule").get_or_create(**job.crontab)
         PeriodicTask.create(
-            name=job.name, task=job.task, interval=interval, crontab=crontab, queue=job.queue,
-            description=job.description, enabled=True,
+            name=job.name,
+            task=job.task,
+            interval=interval,
+            crontab=crontab,
+            queue=job.queue,
+            description=job.description,
+            enabled=True,
         )
         created.append(job.name)
     if created:

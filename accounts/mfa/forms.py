@@ -18,8 +18,9 @@ class CodeForm(forms.Form):
 class DisableForm(CodeForm):
     """Turning two-factor off needs the password and a current code."""
 
-    password = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput(
-        attrs={"autocomplete": "current-password"}))
+    password = forms.CharField(
+        label=_("Password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

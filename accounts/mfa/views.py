@@ -80,11 +80,12 @@ def setup(request):
             device, codes = enabled
             _passed(request, device)
             return render(request, "accounts/mfa/recovery_codes.html", {"codes": codes, "next_url": _next_url(request)})
-        form.add_error("token", _("That code is not right. Check that your phone's clock is right and enter the "
-                                  "newest code."))
+        form.add_error(
+            "token", _("That code is not right. Check that your phone's clock is right and enter the newest code.")
+        )
     context = {
         "form": form,
-        "qr_svg": mark_safe(segno.make(device.config_url, error="m").svg_inline(scale=4)),  # our own URL, SVG only
+        "qr_svg": mark_safe(segno.make(device.config_url, error="m").svg_inline(scale=4)),  # noqa: S308 segno's SVG of our own URL
         "secret": b32encode(device.bin_key).decode(),
         "next_url": _next_url(request),
     }
@@ -132,7 +133,6 @@ def disable(request):
         else:
             services.two_factor_disable(user=user)
             request.session.pop(DEVICE_ID_SESSION_KEY, None)
-            messages.success(request, _("Two-factor authentication is off. The admin will ask you to set it up "
-                                        "again."))
+            messages.success(request, _("Two-factor authentication is off. The admin will ask you to set it up again."))
             return redirect("home")
     return render(request, "accounts/mfa/disable.html", {"form": form})

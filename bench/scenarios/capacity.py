@@ -16,8 +16,9 @@ def measure_fake_ses(ses: SES, seconds: float, latency_ms: float, concurrency: i
     import aiohttp
 
     mime = ("To: probe@example.com\r\nSubject: probe\r\n\r\n" + "x" * 12000).encode()
-    body = json.dumps({"FromEmailAddress": "no-reply@electnepal.test",
-                       "Content": {"Raw": {"Data": base64.b64encode(mime).decode()}}})
+    body = json.dumps(
+        {"FromEmailAddress": "no-reply@electnepal.test", "Content": {"Raw": {"Data": base64.b64encode(mime).decode()}}}
+    )
     ses.configure(latency_ms=latency_ms)
     cpu0 = ses.stats()["cpu_seconds"]
 
@@ -26,13 +27,16 @@ def measure_fake_ses(ses: SES, seconds: float, latency_ms: float, concurrency: i
         deadline = time.monotonic() + seconds
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
+
             async def one():
                 nonlocal done
                 while time.monotonic() < deadline:
-                    async with session.post(ses.url + "/v2/email/outbound-emails", data=body,
-                                            headers={"Content-Type": "application/json"}) as response:
+                    async with session.post(
+                        ses.url + "/v2/email/outbound-emails", data=body, headers={"Content-Type": "application/json"}
+                    ) as response:
                         await response.read()
                         done += response.status == 200
+
             await asyncio.gather(*(one() for _ in range(concurrency)))
         return done
 
@@ -48,5 +52,7 @@ def run(bench: Bench) -> Iterator[Section]:
     for latency_ms in (0, 50):
         rps, cpu_us = measure_fake_ses(bench.ses, 2 if bench.quick else 4, latency_ms)
         rows.append([f"{latency_ms} ms", f"{rps:,.0f}", f"{cpu_us:.0f} µs"])
-    yield Section("Fake SES capacity (aiohttp client, 64 connections, 12 KB messages, same 2 CPUs)",
-                  md(["SES latency", "requests/s accepted", "fake SES CPU per request"], rows))
+    yield Section(
+        "Fake SES capacity (aiohttp client, 64 connections, 12 KB messages, same 2 CPUs)",
+        md(["SES latency", "requests/s accepted", "fake SES CPU per request"], rows),
+    )

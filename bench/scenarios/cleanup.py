@@ -14,9 +14,14 @@ from bench.report import Section
 
 
 def run_cleanup(rows: int) -> str:
-    result = subprocess.run([sys.executable, "-m", "bench.cleanup", "--rows", str(rows)], cwd=ROOT,
-                            capture_output=True, text=True, env={k: v for k, v in os.environ.items()
-                                                                 if k not in ENV}, timeout=3600)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cleanup", "--rows", str(rows)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k not in ENV},
+        timeout=3600,
+    )
     if result.returncode:
         return f"cleanup failed:\n\n```\n{result.stderr[-2000:]}\n```\n"
     return result.stdout

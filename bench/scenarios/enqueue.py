@@ -27,9 +27,15 @@ def measure_enqueue(n: int) -> tuple[list[float], list[float]]:
 def run(bench: Bench) -> Iterator[Section]:
     reset_outbox()
     inserts, totals = measure_enqueue(bench.n)
-    yield Section("Request share: enqueue (no worker running)", md(["measure", "value"], [
-        ["enqueues", bench.n],
-        ["enqueue() inside the caller's transaction, median", f"{statistics.median(inserts):.0f} µs"],
-        ["enqueue + commit + publish, median", f"{statistics.median(totals):.0f} µs"],
-        ["enqueue + commit + publish, p99", f"{percentile(totals, 0.99):.0f} µs"],
-    ]))
+    yield Section(
+        "Request share: enqueue (no worker running)",
+        md(
+            ["measure", "value"],
+            [
+                ["enqueues", bench.n],
+                ["enqueue() inside the caller's transaction, median", f"{statistics.median(inserts):.0f} µs"],
+                ["enqueue + commit + publish, median", f"{statistics.median(totals):.0f} µs"],
+                ["enqueue + commit + publish, p99", f"{percentile(totals, 0.99):.0f} µs"],
+            ],
+        ),
+    )

@@ -19,8 +19,16 @@ def cpu_floor(ses: SES, n: int) -> dict:
     from mailer.sending import transport
 
     ses.configure(latency_ms=0)
-    emails = [Email(pk=i, template="accounts/email/welcome", to=f"floor{i}@example.com", context=CONTEXT,
-                    language="ne" if i % 2 else "en") for i in range(n + 50)]
+    emails = [
+        Email(
+            pk=i,
+            template="accounts/email/welcome",
+            to=f"floor{i}@example.com",
+            context=CONTEXT,
+            language="ne" if i % 2 else "en",
+        )
+        for i in range(n + 50)
+    ]
     for email in emails[:50]:  # warm: templates, client, connection
         transport.send(build_message(email))
     cpu0 = time.process_time()
@@ -36,10 +44,15 @@ def cpu_floor(ses: SES, n: int) -> dict:
 
 def run(bench: Bench) -> Iterator[Section]:
     floor = cpu_floor(bench.ses, bench.n)
-    yield Section("CPU floor: render + MIME + one SES request per email (one thread, no queue, no database)",
-                  md(["measure", "value"], [
-                      ["emails", floor["n"]],
-                      ["CPU per email", f"{floor['cpu_ms']:.2f} ms"],
-                      ["of which render + MIME (measured apart)", f"{floor['render_mime_ms']:.2f} ms"],
-                      ["emails/s on one core", f"{floor['rate']:.0f}"],
-                  ]))
+    yield Section(
+        "CPU floor: render + MIME + one SES request per email (one thread, no queue, no database)",
+        md(
+            ["measure", "value"],
+            [
+                ["emails", floor["n"]],
+                ["CPU per email", f"{floor['cpu_ms']:.2f} ms"],
+                ["of which render + MIME (measured apart)", f"{floor['render_mime_ms']:.2f} ms"],
+                ["emails/s on one core", f"{floor['rate']:.0f}"],
+            ],
+        ),
+    )

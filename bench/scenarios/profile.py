@@ -71,12 +71,16 @@ def summarize_profile(path: Path, cpu_ms_per_email: float, top: int = 15) -> str
             rows.append(f"| `{name.replace('|', '/')}` | {share:.1%} | {share * cpu_ms_per_email:.2f} |")
         return "\n".join(rows) + "\n"
 
-    return (f"{total} samples (py-spy --subprocesses --gil --nonblocking, 250 Hz; in each process only the "
-            f"thread holding the GIL is sampled); ms per email = share × measured worker CPU per email "
-            f"({cpu_ms_per_email:.2f} ms, the worker and its prefork children)\n\n"
-            + table(stages, "stage: after Dispatcher._attempt (sender threads) or Dispatcher._step (drain: …)", 20)
-            + "\n" + table(cumulative, "cumulative, outside Celery/kombu/billiard/threading", top) + "\n"
-            + table(own, "own time (leaf frame)", top))
+    return (
+        f"{total} samples (py-spy --subprocesses --gil --nonblocking, 250 Hz; in each process only the "
+        f"thread holding the GIL is sampled); ms per email = share × measured worker CPU per email "
+        f"({cpu_ms_per_email:.2f} ms, the worker and its prefork children)\n\n"
+        + table(stages, "stage: after Dispatcher._attempt (sender threads) or Dispatcher._step (drain: …)", 20)
+        + "\n"
+        + table(cumulative, "cumulative, outside Celery/kombu/billiard/threading", top)
+        + "\n"
+        + table(own, "own time (leaf frame)", top)
+    )
 
 
 def run(bench: Bench) -> Iterator[Section]:
@@ -86,7 +90,9 @@ def run(bench: Bench) -> Iterator[Section]:
     raw.unlink(missing_ok=True)
     config = bench.workers[0]
     r = throughput(bench.ses, bench.n, config, 0, profile=raw)
-    body = (f"One worker, {label(config)} (prefork processes × sender threads), SES latency 0 ms, {bench.n} emails, "
-            f"{r['rate']:.1f} emails/s under the profiler, {r['cpu_ms']:.2f} ms CPU per email.\n\n")
+    body = (
+        f"One worker, {label(config)} (prefork processes × sender threads), SES latency 0 ms, {bench.n} emails, "
+        f"{r['rate']:.1f} emails/s under the profiler, {r['cpu_ms']:.2f} ms CPU per email.\n\n"
+    )
     body += summarize_profile(raw, r["cpu_ms"]) if raw.exists() else "(py-spy wrote nothing)\n"
     yield Section("Worker CPU profile (py-spy, worker and prefork children), by stage of the delivery", body)

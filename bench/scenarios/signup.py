@@ -32,8 +32,15 @@ def signup_latency(ses: SES, runs: int, latencies: tuple[float, ...], block: int
 
     def post() -> float:
         name = f"s{next(sequence)}"
-        data = {"username": name, "email": f"{name}@example.com", "first_name": "Sita", "last_name": "Sharma",
-                "password1": PASSWORD, "password2": PASSWORD, "preferred_language": "en"}
+        data = {
+            "username": name,
+            "email": f"{name}@example.com",
+            "first_name": "Sita",
+            "last_name": "Sharma",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "preferred_language": "en",
+        }
         started = time.perf_counter()
         response = client.post("/auth/signup/", data)
         elapsed = (time.perf_counter() - started) * 1000
@@ -60,7 +67,11 @@ def signup_latency(ses: SES, runs: int, latencies: tuple[float, ...], block: int
 def run(bench: Bench) -> Iterator[Section]:
     runs = 20 if bench.quick else 200
     res = signup_latency(bench.ses, runs, (0, 2000))
-    yield Section(f"Sign-up POST (test client, {runs} runs per latency in alternating blocks of 10 after 3 "
-                  "untimed ones, MD5 hasher, rate limits off, one worker running as shipped)",
-                  md(["SES latency", "median ms", "p99 ms"],
-                     [[f"{k / 1000:g} s", f"{m:.2f}", f"{p:.2f}"] for k, (m, p) in res.items()]))
+    yield Section(
+        f"Sign-up POST (test client, {runs} runs per latency in alternating blocks of 10 after 3 "
+        "untimed ones, MD5 hasher, rate limits off, one worker running as shipped)",
+        md(
+            ["SES latency", "median ms", "p99 ms"],
+            [[f"{k / 1000:g} s", f"{m:.2f}", f"{p:.2f}"] for k, (m, p) in res.items()],
+        ),
+    )

@@ -16,8 +16,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.harness import (PROCS, SES, WORKER, Bench, Config, cpu_seconds, enqueue_one, label, reset_outbox,
-                           server_cpu_seconds, start_worker, stop_worker, warm_up)
+from bench.harness import (
+    PROCS,
+    SES,
+    WORKER,
+    Bench,
+    Config,
+    cpu_seconds,
+    enqueue_one,
+    label,
+    reset_outbox,
+    server_cpu_seconds,
+    start_worker,
+    stop_worker,
+    warm_up,
+)
 from bench.report import Section, md
 
 
@@ -41,22 +54,45 @@ def throughput_prefilled(ses: SES, n: int, config: Config, latency_ms: float) ->
         stop_worker(worker)
     arrivals = sorted(arrived for arrived, _, _ in ses.log())
     return {
-        "label": label(config), "latency_ms": latency_ms, "n": n,
-        "total_s": arrivals[-1] - arrivals[0], "rate": (n - 1) / (arrivals[-1] - arrivals[0]),
+        "label": label(config),
+        "latency_ms": latency_ms,
+        "n": n,
+        "total_s": arrivals[-1] - arrivals[0],
+        "rate": (n - 1) / (arrivals[-1] - arrivals[0]),
         "cpu_ms": (cpu1 - cpu0) * 1000 / (n - accepted0),
         "server_cpu_ms": (server1 - server0) * 1000 / (n - accepted0),
-        "ses_max_in_flight": stats["max_in_flight"], "errors": stats["requests"] - stats["accepted"],
+        "ses_max_in_flight": stats["max_in_flight"],
+        "errors": stats["requests"] - stats["accepted"],
     }
 
 
 def prefilled_table(results: list[dict], *, latency: bool = True) -> str:
     """The pre-filled runs' table; without ``latency``, no SES latency column (all alike)."""
     return md(
-        [WORKER, *(["SES latency"] if latency else []), "s", "emails/s", "worker CPU ms/email",
-         "PostgreSQL + Redis CPU ms/email", "max SES requests in flight", "SES errors"],
-        [[r["label"], *([f"{r['latency_ms']:.0f} ms"] if latency else []), f"{r['total_s']:.1f}",
-          f"{r['rate']:.1f}", f"{r['cpu_ms']:.2f}", f"{r['server_cpu_ms']:.2f}", r["ses_max_in_flight"],
-          r["errors"]] for r in results])
+        [
+            WORKER,
+            *(["SES latency"] if latency else []),
+            "s",
+            "emails/s",
+            "worker CPU ms/email",
+            "PostgreSQL + Redis CPU ms/email",
+            "max SES requests in flight",
+            "SES errors",
+        ],
+        [
+            [
+                r["label"],
+                *([f"{r['latency_ms']:.0f} ms"] if latency else []),
+                f"{r['total_s']:.1f}",
+                f"{r['rate']:.1f}",
+                f"{r['cpu_ms']:.2f}",
+                f"{r['server_cpu_ms']:.2f}",
+                r["ses_max_in_flight"],
+                r["errors"],
+            ]
+            for r in results
+        ],
+    )
 
 
 def throughput(ses: SES, n: int, config: Config, latency_ms: float, profile: Path | None = None) -> dict:
@@ -69,9 +105,24 @@ def throughput(ses: SES, n: int, config: Config, latency_ms: float, profile: Pat
         warm_up(ses, config)
         ses.configure(latency_ms=latency_ms)
         if profile:
-            spy = PROCS.start([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker.pid),
-                               "--subprocesses", "--gil", "--nonblocking", "--rate", "250", "--format", "raw",
-                               "-o", str(profile)], log="py-spy.log")
+            spy = PROCS.start(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(worker.pid),
+                    "--subprocesses",
+                    "--gil",
+                    "--nonblocking",
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "-o",
+                    str(profile),
+                ],
+                log="py-spy.log",
+            )
             time.sleep(1.0)
         cpu0, ses_cpu0, server0 = cpu_seconds(worker), ses.stats()["cpu_seconds"], server_cpu_seconds()
         started = time.time()
@@ -86,11 +137,17 @@ def throughput(ses: SES, n: int, config: Config, latency_ms: float, profile: Pat
         stop_worker(worker)
     last = max(accepted for _, accepted, _ in ses.log())
     return {
-        "label": label(config), "latency_ms": latency_ms, "n": n,
-        "enqueue_s": enqueued, "total_s": last - started, "rate": n / (last - started),
-        "cpu_ms": (cpu1 - cpu0) * 1000 / n, "ses_cpu_us": (stats["cpu_seconds"] - ses_cpu0) * 1e6 / n,
+        "label": label(config),
+        "latency_ms": latency_ms,
+        "n": n,
+        "enqueue_s": enqueued,
+        "total_s": last - started,
+        "rate": n / (last - started),
+        "cpu_ms": (cpu1 - cpu0) * 1000 / n,
+        "ses_cpu_us": (stats["cpu_seconds"] - ses_cpu0) * 1e6 / n,
         "server_cpu_ms": (server1 - server0) * 1000 / n,
-        "ses_max_in_flight": stats["max_in_flight"], "errors": stats["requests"] - stats["accepted"],
+        "ses_max_in_flight": stats["max_in_flight"],
+        "errors": stats["requests"] - stats["accepted"],
     }
 
 
@@ -98,15 +155,43 @@ def run(bench: Bench) -> Iterator[Section]:
     """Live, then pre-filled, each --workers configuration at 0 and 50 ms."""
     n = bench.n
     results = [throughput(bench.ses, n, config, latency_ms) for config in bench.workers for latency_ms in (0, 50)]
-    yield Section(f"Throughput: {n} emails, first commit → last accepted by SES", md(
-        [WORKER, "SES latency", "enqueue (producer) s", "total s", "emails/s",
-         "worker CPU ms/email", "PostgreSQL + Redis CPU ms/email (enqueue side included)",
-         "fake SES CPU µs/email", "max SES requests in flight", "SES errors"],
-        [[r["label"], f"{r['latency_ms']:.0f} ms", f"{r['enqueue_s']:.1f}",
-          f"{r['total_s']:.1f}", f"{r['rate']:.1f}", f"{r['cpu_ms']:.2f}", f"{r['server_cpu_ms']:.2f}",
-          f"{r['ses_cpu_us']:.0f}", r["ses_max_in_flight"], r["errors"]] for r in results]))
+    yield Section(
+        f"Throughput: {n} emails, first commit → last accepted by SES",
+        md(
+            [
+                WORKER,
+                "SES latency",
+                "enqueue (producer) s",
+                "total s",
+                "emails/s",
+                "worker CPU ms/email",
+                "PostgreSQL + Redis CPU ms/email (enqueue side included)",
+                "fake SES CPU µs/email",
+                "max SES requests in flight",
+                "SES errors",
+            ],
+            [
+                [
+                    r["label"],
+                    f"{r['latency_ms']:.0f} ms",
+                    f"{r['enqueue_s']:.1f}",
+                    f"{r['total_s']:.1f}",
+                    f"{r['rate']:.1f}",
+                    f"{r['cpu_ms']:.2f}",
+                    f"{r['server_cpu_ms']:.2f}",
+                    f"{r['ses_cpu_us']:.0f}",
+                    r["ses_max_in_flight"],
+                    r["errors"],
+                ]
+                for r in results
+            ],
+        ),
+    )
 
-    prefilled = [throughput_prefilled(bench.ses, n, config, latency_ms)
-                 for config in bench.workers for latency_ms in (0, 50)]
-    yield Section(f"Throughput, queue pre-filled: {n} emails queued, then the worker starts; "
-                  "first → last SES arrival", prefilled_table(prefilled))
+    prefilled = [
+        throughput_prefilled(bench.ses, n, config, latency_ms) for config in bench.workers for latency_ms in (0, 50)
+    ]
+    yield Section(
+        f"Throughput, queue pre-filled: {n} emails queued, then the worker starts; first → last SES arrival",
+        prefilled_table(prefilled),
+    )

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,41 +14,102 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Candidate',
+            name="Candidate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('pending', 'Pending review'), ('approved', 'Approved'), ('rejected', 'Rejected')], db_index=True, default='draft', max_length=10)),
-                ('step', models.PositiveSmallIntegerField(default=0)),
-                ('full_name_en', models.CharField(max_length=120, verbose_name='full name (English)')),
-                ('full_name_ne', models.CharField(max_length=120, verbose_name='full name (Nepali)')),
-                ('date_of_birth', models.DateField(blank=True, null=True)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('photo', models.ImageField(blank=True, upload_to='candidates/photos/%Y/%m/')),
-                ('level', models.CharField(blank=True, choices=[('federal', 'House of Representatives (federal)'), ('provincial', 'Provincial Assembly'), ('mayor', 'Mayor / Chairperson (local)'), ('deputy', 'Deputy Mayor / Vice-chairperson (local)'), ('ward_chair', 'Ward Chairperson (local)'), ('ward_member', 'Ward Member (local)')], max_length=12)),
-                ('province', models.PositiveSmallIntegerField(blank=True, choices=[(1, 'Koshi Province'), (2, 'Madhesh Province'), (3, 'Bagmati Province'), (4, 'Gandaki Province'), (5, 'Lumbini Province'), (6, 'Karnali Province'), (7, 'Sudurpashchim Province')], null=True)),
-                ('district', models.CharField(blank=True, max_length=40)),
-                ('constituency', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('municipality', models.CharField(blank=True, max_length=120)),
-                ('ward', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('party', models.CharField(blank=True, help_text="A party code, or 'independent'.", max_length=40)),
-                ('biography_en', models.TextField(blank=True, verbose_name='biography (English)')),
-                ('biography_ne', models.TextField(blank=True, verbose_name='biography (Nepali)')),
-                ('manifesto_en', models.TextField(blank=True, verbose_name='manifesto (English)')),
-                ('manifesto_ne', models.TextField(blank=True, verbose_name='manifesto (Nepali)')),
-                ('education', models.TextField(blank=True)),
-                ('experience', models.TextField(blank=True)),
-                ('declared_at', models.DateTimeField(blank=True, null=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('admin_notes', models.TextField(blank=True, help_text='Shown to the candidate, and sent with a rejection.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='candidate', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("pending", "Pending review"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=10,
+                    ),
+                ),
+                ("step", models.PositiveSmallIntegerField(default=0)),
+                ("full_name_en", models.CharField(max_length=120, verbose_name="full name (English)")),
+                ("full_name_ne", models.CharField(max_length=120, verbose_name="full name (Nepali)")),
+                ("date_of_birth", models.DateField(blank=True, null=True)),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                ("photo", models.ImageField(blank=True, upload_to="candidates/photos/%Y/%m/")),
+                (
+                    "level",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("federal", "House of Representatives (federal)"),
+                            ("provincial", "Provincial Assembly"),
+                            ("mayor", "Mayor / Chairperson (local)"),
+                            ("deputy", "Deputy Mayor / Vice-chairperson (local)"),
+                            ("ward_chair", "Ward Chairperson (local)"),
+                            ("ward_member", "Ward Member (local)"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "province",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (1, "Koshi Province"),
+                            (2, "Madhesh Province"),
+                            (3, "Bagmati Province"),
+                            (4, "Gandaki Province"),
+                            (5, "Lumbini Province"),
+                            (6, "Karnali Province"),
+                            (7, "Sudurpashchim Province"),
+                        ],
+                        null=True,
+                    ),
+                ),
+                ("district", models.CharField(blank=True, max_length=40)),
+                ("constituency", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("municipality", models.CharField(blank=True, max_length=120)),
+                ("ward", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("party", models.CharField(blank=True, help_text="A party code, or 'independent'.", max_length=40)),
+                ("biography_en", models.TextField(blank=True, verbose_name="biography (English)")),
+                ("biography_ne", models.TextField(blank=True, verbose_name="biography (Nepali)")),
+                ("manifesto_en", models.TextField(blank=True, verbose_name="manifesto (English)")),
+                ("manifesto_ne", models.TextField(blank=True, verbose_name="manifesto (Nepali)")),
+                ("education", models.TextField(blank=True)),
+                ("experience", models.TextField(blank=True)),
+                ("declared_at", models.DateTimeField(blank=True, null=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "admin_notes",
+                    models.TextField(blank=True, help_text="Shown to the candidate, and sent with a rejection."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="candidate",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-submitted_at', '-created_at'],
-                'indexes': [models.Index(fields=['level', 'province'], name='candidates__level_abfa5c_idx')],
+                "ordering": ["-submitted_at", "-created_at"],
+                "indexes": [models.Index(fields=["level", "province"], name="candidates__level_abfa5c_idx")],
             },
         ),
     ]

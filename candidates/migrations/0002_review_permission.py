@@ -5,14 +5,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0001_initial'),
+        ("candidates", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='candidate',
-            options={'ordering': ['-submitted_at', '-created_at'], 'permissions': [('review_candidate', 'Can approve or reject candidate profiles')]},
+            name="candidate",
+            options={
+                "ordering": ["-submitted_at", "-created_at"],
+                "permissions": [("review_candidate", "Can approve or reject candidate profiles")],
+            },
         ),
     ]

@@ -21,7 +21,9 @@ def create_group(apps, schema_editor):
     Group = apps.get_model("auth", "Group")
     content_type, _ = ContentType.objects.using(db).get_or_create(app_label="candidates", model="candidate")
     permissions = [
-        Permission.objects.using(db).get_or_create(content_type=content_type, codename=codename, defaults={"name": name})[0]
+        Permission.objects.using(db).get_or_create(
+            content_type=content_type, codename=codename, defaults={"name": name}
+        )[0]
         for codename, name in PERMISSIONS.items()
     ]
     group, _ = Group.objects.using(db).get_or_create(name=GROUP)
@@ -34,7 +36,6 @@ def delete_group(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("candidates", "0002_review_permission"),
         ("auth", "0012_alter_user_first_name_max_length"),

@@ -5,25 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('candidates', '0003_candidate_reviewers_group'),
+        ("candidates", "0003_candidate_reviewers_group"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Submission',
+            name="Submission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('submitted_at', models.DateTimeField()),
-                ('resubmission', models.BooleanField(default=False)),
-                ('staff_notified_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('staff_emailed', models.BooleanField(default=False)),
-                ('candidate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='submissions', to='candidates.candidate')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("submitted_at", models.DateTimeField()),
+                ("resubmission", models.BooleanField(default=False)),
+                ("staff_notified_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("staff_emailed", models.BooleanField(default=False)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="submissions",
+                        to="candidates.candidate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['submitted_at'],
-                'indexes': [models.Index(fields=['candidate', 'submitted_at'], name='candidates__candida_dc8898_idx')],
+                "ordering": ["submitted_at"],
+                "indexes": [models.Index(fields=["candidate", "submitted_at"], name="candidates__candida_dc8898_idx")],
             },
         ),
     ]

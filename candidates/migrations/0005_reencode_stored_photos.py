@@ -38,7 +38,6 @@ def reencode(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [("candidates", "0004_submissions")]
 
     operations = [migrations.RunPython(reencode, migrations.RunPython.noop, elidable=True)]

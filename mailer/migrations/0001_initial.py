@@ -5,50 +5,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Email',
+            name="Email",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('template', models.CharField(help_text="Template name; also the email's kind.", max_length=100)),
-                ('to', models.EmailField(max_length=254)),
-                ('language', models.CharField(default='en', max_length=10)),
-                ('priority', models.CharField(choices=[('high', 'High (account security)'), ('bulk', 'Bulk')], default='bulk', max_length=10)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('secret_context', models.TextField(blank=True, default='')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('expired', 'Expired'), ('suppressed', 'Suppressed')], default='queued', max_length=12)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(help_text='Not sent before this time.')),
-                ('lease_expires_at', models.DateTimeField(blank=True, help_text='End of the current claim.', null=True)),
-                ('expires_at', models.DateTimeField(blank=True, help_text='Not sent after this time.', null=True)),
-                ('message_id', models.CharField(blank=True, default='', help_text='Provider message id.', max_length=255)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("template", models.CharField(help_text="Template name; also the email's kind.", max_length=100)),
+                ("to", models.EmailField(max_length=254)),
+                ("language", models.CharField(default="en", max_length=10)),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("high", "High (account security)"), ("bulk", "Bulk")], default="bulk", max_length=10
+                    ),
+                ),
+                ("context", models.JSONField(blank=True, default=dict)),
+                ("secret_context", models.TextField(blank=True, default="")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("expired", "Expired"),
+                            ("suppressed", "Suppressed"),
+                        ],
+                        default="queued",
+                        max_length=12,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(help_text="Not sent before this time.")),
+                (
+                    "lease_expires_at",
+                    models.DateTimeField(blank=True, help_text="End of the current claim.", null=True),
+                ),
+                ("expires_at", models.DateTimeField(blank=True, help_text="Not sent after this time.", null=True)),
+                (
+                    "message_id",
+                    models.CharField(blank=True, default="", help_text="Provider message id.", max_length=255),
+                ),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(condition=models.Q(('status__in', ['queued', 'sending'])), fields=['next_attempt_at'], name='mailer_email_due_idx'), models.Index(fields=['created_at'], name='mailer_email_created_idx')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("status__in", ["queued", "sending"])),
+                        fields=["next_attempt_at"],
+                        name="mailer_email_due_idx",
+                    ),
+                    models.Index(fields=["created_at"], name="mailer_email_created_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.EmailField(max_length=254)),
-                ('reason', models.CharField(choices=[('bounce', 'Hard bounce'), ('complaint', 'Complaint'), ('manual', 'Added by staff')], default='manual', max_length=12)),
-                ('detail', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("address", models.EmailField(max_length=254)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[("bounce", "Hard bounce"), ("complaint", "Complaint"), ("manual", "Added by staff")],
+                        default="manual",
+                        max_length=12,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('address'), name='mailer_suppression_address_ci_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Lower("address"), name="mailer_suppression_address_ci_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -5,53 +5,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailer', '0001_initial'),
+        ("mailer", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EmailEvent',
+            name="EmailEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(max_length=255)),
-                ('type', models.CharField(choices=[('delivery', 'Delivery'), ('bounce', 'Bounce'), ('complaint', 'Complaint')], max_length=12)),
-                ('subtype', models.CharField(blank=True, default='', max_length=50)),
-                ('recipient', models.EmailField(blank=True, default='', max_length=254)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("message_id", models.CharField(max_length=255)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("delivery", "Delivery"), ("bounce", "Bounce"), ("complaint", "Complaint")],
+                        max_length=12,
+                    ),
+                ),
+                ("subtype", models.CharField(blank=True, default="", max_length=50)),
+                ("recipient", models.EmailField(blank=True, default="", max_length=254)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='email',
-            name='delivery_status',
-            field=models.CharField(blank=True, default='', max_length=12),
+            model_name="email",
+            name="delivery_status",
+            field=models.CharField(blank=True, default="", max_length=12),
         ),
         migrations.AddField(
-            model_name='email',
-            name='errors',
+            model_name="email",
+            name="errors",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='email',
-            name='published_at',
+            model_name="email",
+            name="published_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='email',
-            index=models.Index(fields=['message_id'], name='mailer_email_message_id_idx'),
+            model_name="email",
+            index=models.Index(fields=["message_id"], name="mailer_email_message_id_idx"),
         ),
         migrations.AddField(
-            model_name='emailevent',
-            name='email',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='mailer.email'),
+            model_name="emailevent",
+            name="email",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="events",
+                to="mailer.email",
+            ),
         ),
         migrations.AddIndex(
-            model_name='emailevent',
-            index=models.Index(fields=['message_id'], name='mailer_event_message_id_idx'),
+            model_name="emailevent",
+            index=models.Index(fields=["message_id"], name="mailer_event_message_id_idx"),
         ),
     ]

@@ -4,19 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailer', '0002_delivery_guarantees'),
+        ("mailer", "0002_delivery_guarantees"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='emailevent',
-            name='sns_message_id',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="emailevent",
+            name="sns_message_id",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.AddConstraint(
-            model_name='emailevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('sns_message_id', ''), _negated=True), fields=('sns_message_id', 'recipient'), name='mailer_event_sns_message_unique'),
+            model_name="emailevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("sns_message_id", ""), _negated=True),
+                fields=("sns_message_id", "recipient"),
+                name="mailer_event_sns_message_unique",
+            ),
         ),
     ]

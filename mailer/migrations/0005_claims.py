@@ -10,27 +10,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailer', '0004_emailevent_sns_message_id'),
+        ("mailer", "0004_emailevent_sns_message_id"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='email',
-            name='published_at',
+            model_name="email",
+            name="published_at",
         ),
         migrations.AddField(
-            model_name='email',
-            name='claimed_by',
-            field=models.CharField(blank=True, default='', max_length=100),
+            model_name="email",
+            name="claimed_by",
+            field=models.CharField(blank=True, default="", max_length=100),
         ),
         migrations.AddIndex(
-            model_name='email',
-            index=models.Index(condition=models.Q(('status', 'queued')), fields=['priority', 'next_attempt_at'], name='mailer_email_claim_idx'),
+            model_name="email",
+            index=models.Index(
+                condition=models.Q(("status", "queued")),
+                fields=["priority", "next_attempt_at"],
+                name="mailer_email_claim_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='email',
-            index=models.Index(condition=models.Q(('status', 'sending')), fields=['lease_expires_at'], name='mailer_email_lease_idx'),
+            model_name="email",
+            index=models.Index(
+                condition=models.Q(("status", "sending")), fields=["lease_expires_at"], name="mailer_email_lease_idx"
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mailer', '0005_claims'),
+        ("mailer", "0005_claims"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='email',
-            name='erase_when_final',
+            model_name="email",
+            name="erase_when_final",
             field=models.BooleanField(default=False),
         ),
     ]

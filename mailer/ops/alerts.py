@@ -126,7 +126,9 @@ def _take_notify_slot() -> bool:
     """True for the first caller in the interval; False after, or when Redis does not answer."""
     client = redis_client(settings.REDIS_URL)
     try:
-        return bool(client.set(THROTTLE_KEY, timezone.now().isoformat(), nx=True, ex=settings.MAILER_ALERT_INTERVAL_SECONDS))
+        return bool(
+            client.set(THROTTLE_KEY, timezone.now().isoformat(), nx=True, ex=settings.MAILER_ALERT_INTERVAL_SECONDS)
+        )
     except redis.RedisError as exc:
         # Without Redis nothing could be published anyway; the ERROR lines remain.
         logger.error("mailer alert: not notifying ADMINS, Redis does not answer: %s", exc)

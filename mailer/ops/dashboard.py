@@ -52,13 +52,28 @@ def chart(starts: list[datetime], counts: dict) -> dict:
                 continue
             height = plot_h * n / peak
             base -= height
-            bars.append(Bar(round(x + 1, 1), round(base, 1), round(step - 2, 1), round(height, 1), colour,
-                            f"{start:%H}:00 {status}: {n}"))
+            bars.append(
+                Bar(
+                    round(x + 1, 1),
+                    round(base, 1),
+                    round(step - 2, 1),
+                    round(height, 1),
+                    colour,
+                    f"{start:%H}:00 {status}: {n}",
+                )
+            )
         if i % 3 == 0:
             labels.append({"x": round(x + step / 2, 1), "text": f"{start:%H}:00"})
     return {
-        "width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "bottom": HEIGHT - BOTTOM,
-        "peak": peak, "bars": bars, "labels": labels, "label_y": HEIGHT - 6,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "top": TOP,
+        "bottom": HEIGHT - BOTTOM,
+        "peak": peak,
+        "bars": bars,
+        "labels": labels,
+        "label_y": HEIGHT - 6,
         "legend": [{"status": status, "colour": colour} for status, colour in COLOURS.items()],
     }
 

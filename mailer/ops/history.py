@@ -71,8 +71,9 @@ def _error_entries(email: Email) -> list[Entry]:
             continue
         attempt = item.get("attempt", "?")
         outcome = "failed, retried later" if item.get("transient") else "failed, not retried"
-        entries.append(Entry(_parse_time(item.get("at")), f"Attempt {attempt} {outcome}", str(item.get("error", "")),
-                             problem=True))
+        entries.append(
+            Entry(_parse_time(item.get("at")), f"Attempt {attempt} {outcome}", str(item.get("error", "")), problem=True)
+        )
     return entries
 
 
@@ -151,7 +152,7 @@ def preview(email: Email) -> Preview:
     context, placeholders, from_sample = preview_context(email)
     try:
         rendered = templates.render(template=email.template, context=context, language=email.language)
-    except Exception as exc:  # a template renamed or broken since: the log must still show the row
+    except Exception as exc:  # noqa: BLE001 a template renamed or broken since: the log must still show the row
         logger.warning("email log: cannot render email=%s template=%s: %r", email.pk, email.template, exc)
         return Preview(None, f"{type(exc).__name__}: {exc}", placeholders, from_sample)
     return Preview(rendered, "", placeholders, from_sample)

@@ -186,7 +186,7 @@ def check_ses(*, recipient: str | None = None) -> list[Finding]:
     quota = account.get("SendQuota", {})
     rate, day, used = quota.get("MaxSendRate", 0), quota.get("Max24HourSend", 0), quota.get("SentLast24Hours", 0)
     findings.append(Finding(True, "quota", f"max {rate:g}/s, {day:,.0f} per 24 h, {used:,.0f} used"))
-    if rate and settings.MAILER_MAX_SEND_RATE > rate:
+    if rate and rate < settings.MAILER_MAX_SEND_RATE:
         findings.append(
             Finding(
                 False,
@@ -195,7 +195,7 @@ def check_ses(*, recipient: str | None = None) -> list[Finding]:
                 f"Set MAILER_MAX_SEND_RATE to {rate:g} or less, or SES will throttle.",
             )
         )
-    if day and settings.MAILER_MAX_24H_SEND > day:
+    if day and day < settings.MAILER_MAX_24H_SEND:
         findings.append(
             Finding(
                 False,
@@ -307,7 +307,7 @@ def check_broker(*, timeout: float = 3.0) -> Finding:
     try:
         with conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)
-    except Exception as exc:  # kombu raises a variety (OperationalError, socket errors)
+    except Exception as exc:  # noqa: BLE001 kombu raises a variety (OperationalError, socket errors)
         return Finding(
             False,
             "broker",

@@ -101,7 +101,9 @@ class MailerCollector:
             emails,
             _gauge("queued_emails", "Emails waiting in the outbox (status queued), due or not.", backlog.queued),
             _gauge("queued_due_emails", "Queued emails whose next attempt is due now.", backlog.due),
-            _gauge("oldest_queued_seconds", "Age of the oldest queued email (0 when none).", backlog.oldest_age_seconds),
+            _gauge(
+                "oldest_queued_seconds", "Age of the oldest queued email (0 when none).", backlog.oldest_age_seconds
+            ),
         ]
 
     def _redis(self) -> list:

@@ -224,10 +224,9 @@ class Dispatcher:
         """
         try:
             while run.inflight:
-                try:
+                # On an error, that batch waits in self._unrecorded.
+                with contextlib.suppress(redis.RedisError, DatabaseError):
                     self._wait(run.inflight, time.monotonic() + 60, tally)
-                except (redis.RedisError, DatabaseError):
-                    pass  # that batch waits in self._unrecorded
             deadline = time.monotonic() + settings.MAILER_LEASE_SECONDS
             while self._unrecorded and time.monotonic() < deadline:
                 time.sleep(0.5)
@@ -238,8 +237,9 @@ class Dispatcher:
                 except (redis.RedisError, DatabaseError):
                     self._unrecorded.extend(a for a in pending if not a.recorded)
             if self._unrecorded:
-                logger.warning("mailer: %d outcomes not recorded; their rows return when the lease lapses",
-                               len(self._unrecorded))
+                logger.warning(
+                    "mailer: %d outcomes not recorded; their rows return when the lease lapses", len(self._unrecorded)
+                )
                 tally["not_recorded"] += len(self._unrecorded)
                 self._unrecorded = []
         finally:
@@ -366,7 +366,7 @@ class Dispatcher:
             sent = time.monotonic()
             attempt.message_id = transport.send(message)
             attempt.send_seconds = time.monotonic() - sent
-        except Exception as exc:  # recorded by the drain: classify() decides what it means
+        except Exception as exc:  # noqa: BLE001 recorded by the drain: classify() decides what it means
             attempt.error = exc
         return attempt
 
@@ -465,7 +465,7 @@ def backoff_delay(attempt: int, *, min_delay: float = 0.0) -> float:
     delay = uniform(0, min(cap, base * 2**(attempt-1))), but never below ``min_delay``.
     """
     ceiling = min(settings.MAILER_RETRY_CAP_SECONDS, settings.MAILER_RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0))
-    return max(min_delay, random.uniform(0, ceiling))
+    return max(min_delay, random.uniform(0, ceiling))  # noqa: S311 backoff jitter, not a secret
 
 
 def stop_dispatcher() -> None:

@@ -25,6 +25,7 @@ tasks module that answers it.
 """
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -84,7 +85,7 @@ def ring(*, after: float = 0.0, stale_after: float = 0.0) -> bool:
         if not _claim_ring(settings.REDIS_URL)(keys=[PENDING_KEY], args=[after, int(ttl * 1000), stale_after]):
             return False
         current_app.send_task(DOORBELL_TASK, queue=settings.MAILER_QUEUE, countdown=after or None)
-    except Exception as exc:  # redis, kombu: the rows stay due, the keeper rings later
+    except Exception as exc:  # noqa: BLE001 redis, kombu: the rows stay due, the keeper rings later
         logger.warning("doorbell not rung, the outbox keeps the email until a worker looks: %s", exc)
         _forget_pending()
         return False
@@ -150,10 +151,8 @@ atexit.register(flush)
 
 
 def _forget_pending() -> None:
-    try:
+    with contextlib.suppress(redis.RedisError):
         _client().delete(PENDING_KEY)
-    except redis.RedisError:
-        pass
 
 
 def answered() -> None:
@@ -182,10 +181,8 @@ return redis.call('ZCARD', KEYS[1])
 
 def draining(worker: str, seconds: float) -> None:
     """``worker`` is sending and says so for ``seconds`` (0: it has stopped)."""
-    try:
+    with contextlib.suppress(redis.RedisError):
         _client().eval(_DRAINING, 1, DRAINING_KEY, worker, seconds)
-    except redis.RedisError:
-        pass
 
 
 def anyone_draining() -> bool:

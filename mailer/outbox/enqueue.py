@@ -53,7 +53,7 @@ def _insert(emails: list[Email]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_insert_statement(alias, len(emails)), params)
         ids = [row[0] for row in cursor.fetchall()]
-    for email, pk in zip(emails, ids):
+    for email, pk in zip(emails, ids, strict=False):
         email.pk = pk
         email._state.adding, email._state.db = False, alias
 
@@ -127,4 +127,3 @@ def enqueue(
         # once the broker answers.
         transaction.on_commit(doorbell.ring_soon)
     return emails
-

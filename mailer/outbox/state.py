@@ -107,7 +107,7 @@ def claim_due(*, limit: int, owner: str, bulk_limit: int | None = None) -> list[
     """
     if limit <= 0:
         return []
-    caps = {p: limit for p in PRIORITIES}
+    caps = dict.fromkeys(PRIORITIES, limit)
     caps[Email.Priority.BULK] = limit if bulk_limit is None else max(0, min(limit, bulk_limit))
     alias = router.db_for_write(Email)
     connection = connections[alias]
@@ -118,7 +118,9 @@ def claim_due(*, limit: int, owner: str, bulk_limit: int | None = None) -> list[
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The WITH's picks come first: for each priority, now, n and its cap.
-            cursor.execute(_claim_statement(alias), [x for p in PRIORITIES for x in (prep(now), limit, caps[p])] + claim)
+            cursor.execute(
+                _claim_statement(alias), [x for p in PRIORITIES for x in (prep(now), limit, caps[p])] + claim
+            )
             rows = cursor.fetchall()
         else:
             for priority in PRIORITIES:
@@ -172,15 +174,23 @@ def mark_sent(sends: Iterable[tuple[int, str]], *, owner: str) -> int:
         now = timezone.now()
         return sum(
             Email.objects.filter(pk=pk, status=Status.SENDING, claimed_by=owner).update(
-                **erasure.erasing(dict(
-                    status=Status.SENT, message_id=message_id, last_error="", sent_at=now, lease_expires_at=None,
-                    claimed_by="", secret_context="", updated_at=now,
-                ))
+                **erasure.erasing(
+                    {
+                        "status": Status.SENT,
+                        "message_id": message_id,
+                        "last_error": "",
+                        "sent_at": now,
+                        "lease_expires_at": None,
+                        "claimed_by": "",
+                        "secret_context": "",
+                        "updated_at": now,
+                    }
+                )
             )
             for pk, message_id in sends
         )
     now = _datetime_prep(connection)(timezone.now())
-    ids, message_ids = zip(*sends)
+    ids, message_ids = zip(*sends, strict=False)
     with connection.cursor() as cursor:
         cursor.execute(_sent_statement(alias), [now, now, list(ids), list(message_ids), owner])
         return cursor.rowcount
@@ -213,15 +223,17 @@ def finish(email: Email, status: str, *, error: str, owner: str) -> bool:
         raise ValueError(f"{status!r} is not a final state finish() records.")
     return bool(
         _held(email, owner).update(
-            **erasure.erasing(dict(
-                status=status,
-                last_error=error,
-                errors=[*email.errors, _error_entry(email, error, transient=False)],
-                lease_expires_at=None,
-                claimed_by="",
-                secret_context="",
-                updated_at=timezone.now(),
-            ))
+            **erasure.erasing(
+                {
+                    "status": status,
+                    "last_error": error,
+                    "errors": [*email.errors, _error_entry(email, error, transient=False)],
+                    "lease_expires_at": None,
+                    "claimed_by": "",
+                    "secret_context": "",
+                    "updated_at": timezone.now(),
+                }
+            )
         )
     )
 
@@ -252,12 +264,16 @@ def release(email_ids: Iterable[int], *, owner: str) -> int:
     slot, or the worker is stopping).
     """
     return Email.objects.filter(pk__in=list(email_ids), status=Status.SENDING, claimed_by=owner).update(
-        status=Status.QUEUED, attempts=F("attempts") - 1, lease_expires_at=None, claimed_by="", updated_at=timezone.now()
+        status=Status.QUEUED,
+        attempts=F("attempts") - 1,
+        lease_expires_at=None,
+        claimed_by="",
+        updated_at=timezone.now(),
     )
 
 
 def renew(*, owner: str, ids: Iterable[int]) -> int:
-    """Extend to MAILER_LEASE_SECONDS from now the lease of the rows ``ids`` that ``owner`` still holds; return how many.
+    """Extend to MAILER_LEASE_SECONDS from now the lease of the rows ``ids`` ``owner`` still holds; return how many.
 
     Only the rows a drain is working on: a claim the drain could not record (the
     database went away under it) must lapse, so that the sweeper puts it back.

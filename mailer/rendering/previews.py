@@ -33,9 +33,7 @@ def _rendered(template: str, language: str):
 @admin_page
 def preview_index(request):
     """Every kind of email, with the languages it is written in."""
-    rows = [
-        {"template": t, "kind": template_kind(t), "languages": samples.languages_of(t)} for t in samples.kinds()
-    ]
+    rows = [{"template": t, "kind": template_kind(t), "languages": samples.languages_of(t)} for t in samples.kinds()]
     return render(request, "mailer/preview_index.html", {"rows": rows, "title": "Email previews"})
 
 
@@ -47,8 +45,13 @@ def preview_detail(request, template: str, language: str):
     return render(
         request,
         "mailer/preview_detail.html",
-        {"email": email, "template": template, "language": language, "title": f"{template} ({language})",
-         "languages": samples.languages_of(template)},
+        {
+            "email": email,
+            "template": template,
+            "language": language,
+            "title": f"{template} ({language})",
+            "languages": samples.languages_of(template),
+        },
     )
 
 

@@ -19,6 +19,8 @@ Redis does not answer, nobody can claim anyway (the limiter lives there too): th
 breaker then says "open" and lets the limiter's error speak.
 """
 
+import contextlib
+
 import redis
 from django.conf import settings
 
@@ -118,8 +120,18 @@ def provider_failed(reason: str, *, halt: bool = False) -> float:
     threshold, base = (1, cap) if halt else (settings.MAILER_PAUSE_AFTER_ERRORS, settings.MAILER_PAUSE_BASE_SECONDS)
     try:
         started = _client().eval(
-            _FAILURE, 5, ERRORS_KEY, LEVEL_KEY, PAUSE_KEY, LAST_KEY, PROBE_KEY,
-            threshold, base, cap, reason[:500], int(4 * cap + 60),
+            _FAILURE,
+            5,
+            ERRORS_KEY,
+            LEVEL_KEY,
+            PAUSE_KEY,
+            LAST_KEY,
+            PROBE_KEY,
+            threshold,
+            base,
+            cap,
+            reason[:500],
+            int(4 * cap + 60),
         )
     except redis.RedisError:
         return 0.0
@@ -141,10 +153,8 @@ def provider_ok() -> None:
 
     Not while paused: that success is a send from before the pause, not the probe.
     """
-    try:
+    with contextlib.suppress(redis.RedisError):
         _client().eval(_SUCCESS, 5, PAUSE_KEY, ERRORS_KEY, LEVEL_KEY, LAST_KEY, PROBE_KEY)
-    except redis.RedisError:
-        pass
 
 
 def trouble() -> tuple[int, str]:

@@ -61,7 +61,9 @@ end
 # the share of cap bulk email may use, climb per second.
 # Returns {slots granted, seconds to the first slot (or to come back), the TAT after them, what held it back,
 # the rate's scale (the interval was divided by it), how many of the slots bulk email may take}.
-_RESERVE = _SCALE + """
+_RESERVE = (
+    _SCALE
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval = tonumber(ARGV[1])
@@ -104,10 +106,13 @@ if cap > 0 then
 end
 return {allowed, tostring(tat - now), after, '', tostring(scale), math.min(bulk, allowed)}
 """
+)
 
 # KEYS: -, -, scale hash. ARGV: factor, floor, cooldown, -, -, -, -, climb per second.
 # Returns the scale after this cut, or '' within the cooldown of the last cut (no cut).
-_THROTTLED = _SCALE + """
+_THROTTLED = (
+    _SCALE
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local at = tonumber(redis.call('HGET', KEYS[3], 'at') or '0')
@@ -118,6 +123,7 @@ redis.call('HSET', KEYS[3], 'scale', tostring(scale), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[3], math.ceil((1 - scale) / tonumber(ARGV[8])) + 60)
 return tostring(scale)
 """
+)
 
 # KEYS: rate TAT, quota zset. ARGV: the TAT the grant left, unused slots, interval, member prefix, slots granted.
 _RELEASE = """

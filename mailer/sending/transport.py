@@ -18,6 +18,7 @@ sys.path again (a noticeable share of a worker's CPU, docs/performance.md). Its
 absence is recorded once, below, which makes the next ``import dkim`` fail at once.
 """
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -32,7 +33,6 @@ from django.dispatch import receiver
 from django_ses import SESBackend
 
 from .errors import NothingSent, aws_error
-
 
 if importlib.util.find_spec("dkim") is None:
     sys.modules.setdefault("dkim", None)  # "not installed", as the import system reads it
@@ -106,10 +106,9 @@ def reset_connection() -> None:
     conn = getattr(_local, "connection", None)
     _local.connection = None
     if conn is not None:
-        try:
+        # A broken connection may fail to close, with any error; it is dropped anyway.
+        with contextlib.suppress(Exception):
             conn.close()
-        except Exception:  # a broken connection may fail to close; it is dropped anyway
-            pass
 
 
 def send(message: EmailMessage) -> str:

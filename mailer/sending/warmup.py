@@ -45,4 +45,3 @@ def warm_up() -> int:
         (time.monotonic() - started) * 1000,
     )
     return rendered
-

@@ -14,8 +14,8 @@ from django.test import Client
 
 from accounts.models import EmailChange, User
 from mailer.models import Email
-from tests.support.enumeration import counted, snapshot
 from tests.support.candidates import PASSWORD, make_user
+from tests.support.enumeration import counted, snapshot
 
 PATH = "/auth/email-change/"
 # A pending sign-up holds no address (accounts.models.HOLDS_ADDRESS): its address is free.

@@ -54,7 +54,10 @@ def test_email_change_to_a_taken_address_tells_its_owner_only(e2e, ses):
 def test_deletion_sends_the_last_email_in_her_language_then_forgets_her_address(e2e, ses):
     sita = make_user("sita", first_name="सीता", language="ne")
     client = logged_in(sita)
-    client.post("/auth/password-change/", {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    client.post(
+        "/auth/password-change/",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
     wait_all_final()
     (changed,) = Email.objects.filter(template="accounts/email/password_changed")
     assert changed.status == Email.Status.SENT and changed.to == "sita@example.com"

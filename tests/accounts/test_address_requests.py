@@ -15,9 +15,8 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import AddressRequest, User
 from mailer.models import Email
-from tests.support.processes import broker
-
 from tests.support.accounts import PASSWORD, emails_to, wait_all_final
+from tests.support.processes import broker
 
 
 @pytest.fixture
@@ -40,7 +39,9 @@ def test_a_request_is_handled_once(known):
 def test_the_sweep_handles_requests_whose_message_was_lost(known):
     old = AddressRequest.objects.create(kind=AddressRequest.Kind.PASSWORD_RESET, email="known@example.com")
     AddressRequest.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(seconds=61))
-    AddressRequest.objects.create(kind=AddressRequest.Kind.PASSWORD_RESET, email="known@example.com")  # its task is on its way
+    AddressRequest.objects.create(
+        kind=AddressRequest.Kind.PASSWORD_RESET, email="known@example.com"
+    )  # its task is on its way
     assert services.address_request_sweep() == 1
     assert AddressRequest.objects.count() == 1 and Email.objects.count() == 1
 

@@ -23,7 +23,7 @@ CYRILLIC_A = "\u0430"  # а
 
 
 @pytest.mark.parametrize(
-    "typed,canonical",
+    ("typed", "canonical"),
     [
         ("Sita@Example.COM", "sita@example.com"),
         ("  sita@example.com ", "sita@example.com"),
@@ -99,7 +99,10 @@ def test_folded_spellings_are_one_address_for_signup_and_its_rate_limit(victim, 
     # One allowance for the address, however it is spelled; each sign-up that got
     # through is about the victim's address, whose owner is told.
     assert codes == [302, 302, 429]
-    assert list(Email.objects.values_list("to", "template")) == [("kisan@example.com", "accounts/email/account_exists")] * 2
+    assert (
+        list(Email.objects.values_list("to", "template"))
+        == [("kisan@example.com", "accounts/email/account_exists")] * 2
+    )
     assert set(User.objects.values_list("email", flat=True)) == {"kisan@example.com"}
 
 

@@ -7,7 +7,6 @@ from django.test import Client
 
 from accounts.models import User
 from mailer.models import Email
-
 from tests.support.accounts import emails_to, link_in, signup, signup_data
 
 
@@ -21,7 +20,7 @@ def test_token_paths_that_are_not_uuids_are_404(db, path):
 
 
 @pytest.mark.parametrize(
-    "overrides,field",
+    ("overrides", "field"),
     [
         ({"email": "not-an-email"}, "email"),
         ({"email": "a" * 250 + "@example.com"}, "email"),

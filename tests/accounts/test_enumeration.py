@@ -113,8 +113,13 @@ def work(path: str, data: dict, *, ip: str) -> dict:
 
 def signup_data(email: str, username: str) -> dict:
     return {
-        "username": username, "email": email, "first_name": "Sita", "last_name": "Sharma",
-        "password1": PASSWORD, "password2": PASSWORD, "preferred_language": "en",
+        "username": username,
+        "email": email,
+        "first_name": "Sita",
+        "last_name": "Sharma",
+        "password1": PASSWORD,
+        "password2": PASSWORD,
+        "preferred_language": "en",
     }
 
 
@@ -128,7 +133,9 @@ KNOWN_ADDRESSES = ["known@example.com", "pending@example.com", "KNOWN@Example.co
 @pytest.mark.parametrize("path", EMAIL_FORMS)
 @pytest.mark.parametrize("known", KNOWN_ADDRESSES)
 def test_email_forms_answer_known_and_unknown_addresses_alike(accounts, path, known):
-    assert exchange(path, {"email": known}, ip="192.0.2.1") == exchange(path, {"email": "nobody@example.com"}, ip="192.0.2.2")
+    assert exchange(path, {"email": known}, ip="192.0.2.1") == exchange(
+        path, {"email": "nobody@example.com"}, ip="192.0.2.2"
+    )
 
 
 @pytest.mark.parametrize("path", EMAIL_FORMS)
@@ -177,7 +184,10 @@ def plain_accounts(db):
 
 @pytest.mark.parametrize("path", ["/auth/forgot-password/", "/auth/resend-verification/"])
 def test_same_answer_for_every_address(plain_accounts, path):
-    answers = {answer(path, a)[:4] == answer(path, "nobody@example.com")[:4] for a in ("known@example.com", "pending@example.com", "KNOWN@example.com")}
+    answers = {
+        answer(path, a)[:4] == answer(path, "nobody@example.com")[:4]
+        for a in ("known@example.com", "pending@example.com", "KNOWN@example.com")
+    }
     assert answers == {True}
     assert answer(path, "nobody@example.com")[4] == answer(path, "known@example.com")[4]
 

@@ -5,8 +5,7 @@ from django.test import Client
 
 from accounts.models import EmailVerification, PasswordResetToken, User
 from mailer.models import Email
-
-from tests.support.accounts import PASSWORD, emails_to, link_in, messages_of, signup, wait_all_final
+from tests.support.accounts import PASSWORD, emails_to, link_in, messages_of, signup
 
 NEW_PASSWORD = "pokhara-lakeside-2083"
 
@@ -23,7 +22,7 @@ def test_signup_verify_login(e2e, ses):
 
     # GET only shows the confirmation button: mail scanners fetch links.
     page = client.get(path)
-    assert page.status_code == 200 and b"<form method=\"post\"" in page.content
+    assert page.status_code == 200 and b'<form method="post"' in page.content
     assert not User.objects.get(pk=user.pk).is_active
 
     response = client.post(path, follow=True)
@@ -52,7 +51,9 @@ def test_verify_on_get_when_configured(e2e, ses, settings):
 def test_signup_with_taken_address_looks_the_same_and_warns_the_owner(e2e, ses):
     client = Client()
     first = signup(client, username="sita")
-    client.post(link_in(emails_to(ses, "sita@example.com", "Confirm your email")[0]))  # sita's account holds the address
+    client.post(
+        link_in(emails_to(ses, "sita@example.com", "Confirm your email")[0])
+    )  # sita's account holds the address
     second = signup(Client(), username="impostor", email="SITA@example.com", first_name="Imp")
     for response in (first, second):
         assert response.status_code == 302 and response["Location"] == "/auth/login/"
@@ -171,7 +172,9 @@ def test_reset_rejects_weak_and_mismatched_passwords(e2e, ses):
     assert User.objects.get(username="sita").check_password(PASSWORD)
 
 
-@pytest.mark.parametrize("language,subject", [("en", "Confirm your email address"), ("ne", "आफ्नो इमेल ठेगाना पुष्टि गर्नुहोस्")])
+@pytest.mark.parametrize(
+    ("language", "subject"), [("en", "Confirm your email address"), ("ne", "आफ्नो इमेल ठेगाना पुष्टि गर्नुहोस्")]
+)
 def test_verification_email_in_the_users_language(e2e, ses, language, subject):
     signup(Client(), preferred_language=language)
     (message,) = emails_to(ses, "sita@example.com")
@@ -204,7 +207,9 @@ def test_email_to_an_unverified_address_carries_no_text_the_requester_chose(e2e,
     Client().post("/auth/forgot-password/", {"email": "fresh@example.com"})
     messages = emails_to(ses, "fresh@example.com") + emails_to(ses, "owner@example.com")
     assert sorted(Email.objects.values_list("template", flat=True)) == [
-        "accounts/email/account_exists", "accounts/email/password_reset", "accounts/email/verification",
+        "accounts/email/account_exists",
+        "accounts/email/password_reset",
+        "accounts/email/verification",
     ]
     assert len(messages) == 3
     for message in messages:

@@ -67,8 +67,14 @@ class Form:
 
     def data(self, target: str, i: int) -> dict:
         if self.name == "signup":
-            return {"username": f"user{i}", "email": target, "first_name": "Sita", "last_name": "Sharma",
-                    "password1": PASSWORD, "password2": PASSWORD}
+            return {
+                "username": f"user{i}",
+                "email": target,
+                "first_name": "Sita",
+                "last_name": "Sharma",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            }
         if self.name in ("resend", "forgot"):
             return {"email": target}
         if self.name == "login":
@@ -153,12 +159,18 @@ def test_limits_off_when_disabled(limits_on, known_user, form):
 
 def test_defaults_limit_and_trust_no_proxy():
     defaults = production_settings(
-        "RATELIMIT_ENABLE", "RATELIMIT_SIGNUP", "TRUSTED_PROXY_COUNT", "RATELIMIT_EMAIL_FORM_ADDRESS",
+        "RATELIMIT_ENABLE",
+        "RATELIMIT_SIGNUP",
+        "TRUSTED_PROXY_COUNT",
+        "RATELIMIT_EMAIL_FORM_ADDRESS",
         "ACCOUNTS_RESEND_INTERVAL_SECONDS",
     )
     assert defaults == {
-        "RATELIMIT_ENABLE": True, "RATELIMIT_SIGNUP": "5/h", "TRUSTED_PROXY_COUNT": 0,
-        "RATELIMIT_EMAIL_FORM_ADDRESS": "5/h", "ACCOUNTS_RESEND_INTERVAL_SECONDS": 180,
+        "RATELIMIT_ENABLE": True,
+        "RATELIMIT_SIGNUP": "5/h",
+        "TRUSTED_PROXY_COUNT": 0,
+        "RATELIMIT_EMAIL_FORM_ADDRESS": "5/h",
+        "ACCOUNTS_RESEND_INTERVAL_SECONDS": 180,
     }
 
 
@@ -177,7 +189,9 @@ def test_signup_allows_five_posts_per_hour_per_ip(db, default_limits_on):
 def test_forgot_password_is_limited_per_address_across_ips(db, default_limits_on, settings):
     settings.RATELIMIT_EMAIL_FORM_ADDRESS = "3/h"
     codes = [
-        Client(REMOTE_ADDR=f"198.51.100.{i}").post("/auth/forgot-password/", {"email": "Target@example.com"}).status_code
+        Client(REMOTE_ADDR=f"198.51.100.{i}")
+        .post("/auth/forgot-password/", {"email": "Target@example.com"})
+        .status_code
         for i in range(4)
     ]
     assert codes == [302, 302, 302, 429]
@@ -280,9 +294,16 @@ def test_the_admin_logs_in_through_the_limited_form(limits_on, known_user):
     # Django's own admin form never checks a password.
     posted = Client(REMOTE_ADDR="203.0.113.8").post("/admin/login/", {"username": "known", "password": "x"})
     assert posted.status_code == 302 and posted["Location"].startswith("/auth/login/")
-    staff = User.objects.create_user("boss", "boss@example.com", PASSWORD, is_staff=True, email_verified_at=timezone.now())
+    staff = User.objects.create_user(
+        "boss", "boss@example.com", PASSWORD, is_staff=True, email_verified_at=timezone.now()
+    )
     client = Client(REMOTE_ADDR="203.0.113.9")
-    assert client.post("/auth/login/?next=/admin/", {"username": "boss", "password": PASSWORD, "next": "/admin/"})["Location"] == "/admin/"
+    assert (
+        client.post("/auth/login/?next=/admin/", {"username": "boss", "password": PASSWORD, "next": "/admin/"})[
+            "Location"
+        ]
+        == "/admin/"
+    )
     # The password alone does not open the admin: the second factor comes first (accounts/mfa/).
     assert client.get("/admin/")["Location"] == "/auth/two-factor/setup/?next=%2Fadmin%2F"
     pass_two_factor(client, staff)

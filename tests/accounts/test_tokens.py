@@ -67,7 +67,10 @@ def test_token_has_122_random_bits_and_only_its_hash_is_stored(db):
         assert str(token) not in dump and token.hex not in dump
 
 
-@pytest.mark.parametrize("age,verified", [(timedelta(hours=72) - timedelta(seconds=1), True), (timedelta(hours=72) + timedelta(seconds=1), False)])
+@pytest.mark.parametrize(
+    ("age", "verified"),
+    [(timedelta(hours=72) - timedelta(seconds=1), True), (timedelta(hours=72) + timedelta(seconds=1), False)],
+)
 def test_verification_link_lives_72_hours(db, age, verified):
     user = make_user(is_active=False)
     token = token_for(EmailVerification, user, age)
@@ -77,7 +80,10 @@ def test_verification_link_lives_72_hours(db, age, verified):
     assert response["Location"] == ("/auth/login/" if verified else "/auth/resend-verification/")
 
 
-@pytest.mark.parametrize("age,live", [(timedelta(hours=24) - timedelta(seconds=1), True), (timedelta(hours=24) + timedelta(seconds=1), False)])
+@pytest.mark.parametrize(
+    ("age", "live"),
+    [(timedelta(hours=24) - timedelta(seconds=1), True), (timedelta(hours=24) + timedelta(seconds=1), False)],
+)
 def test_reset_link_lives_24_hours(db, age, live):
     token = token_for(PasswordResetToken, make_user(), age)
     response = Client().get(f"/auth/reset-password/{token}/")
@@ -148,7 +154,9 @@ def test_raw_tokens_are_in_no_table_and_no_log(e2e, ses, settings):
 def assert_dead(token):
     response = Client().get(f"/auth/reset-password/{token}/")
     assert response.status_code == 302 and response["Location"] == "/auth/forgot-password/"
-    post = Client().post(f"/auth/reset-password/{token}/", {"password": "x" + NEW_PASSWORD, "password_confirm": "x" + NEW_PASSWORD})
+    post = Client().post(
+        f"/auth/reset-password/{token}/", {"password": "x" + NEW_PASSWORD, "password_confirm": "x" + NEW_PASSWORD}
+    )
     assert post["Location"] == "/auth/forgot-password/"
 
 

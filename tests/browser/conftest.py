@@ -93,4 +93,3 @@ def new_page(browser, live_server):
     refused = [line for line in console if "Content Security Policy" in line]
     if refused:
         pytest.fail("refused by the Content-Security-Policy:\n" + "\n".join(refused), pytrace=False)
-

@@ -17,7 +17,6 @@ catalogue of the test's own, ahead of the others.
 
 import shutil
 import subprocess
-
 from pathlib import Path
 
 import pytest
@@ -152,7 +151,9 @@ def test_each_account_change_in_the_browser(catalogue, e2e, ses, new_page, live_
     page.fill("[name=password]", NEW_PASSWORD)
     walk.submit("Delete my account")
     assert page.url == live_server.url + "/"
-    assert walk.message() == text("Your account has been deleted. We have sent you a last email to confirm it.", language)
+    assert walk.message() == text(
+        "Your account has been deleted. We have sent you a last email to confirm it.", language
+    )
     assert not User.objects.filter(pk=user.pk).exists()
     walk.check("deleted")
     assert len(walk.shots) == 2 * 10

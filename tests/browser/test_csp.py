@@ -31,8 +31,15 @@ def test_site_pages_load_their_styles_under_the_policy(new_page):
     EmailVerification.objects.create(user=user, token_hash=token_hash(verify))
     PasswordResetToken.objects.create(user=user, token_hash=token_hash(reset))
     page = new_page()
-    for path in ["/", "/auth/signup/", "/auth/login/", "/auth/forgot-password/", "/auth/resend-verification/",
-                 f"/auth/verify-email/{verify}/", f"/auth/reset-password/{reset}/"]:
+    for path in [
+        "/",
+        "/auth/signup/",
+        "/auth/login/",
+        "/auth/forgot-password/",
+        "/auth/resend-verification/",
+        f"/auth/verify-email/{verify}/",
+        f"/auth/reset-password/{reset}/",
+    ]:
         response = page.goto(path)
         assert response.status == 200, path
         assert "default-src 'self'" in response.headers["content-security-policy"]

@@ -38,8 +38,7 @@ def act(client, action: str, candidates, **extra):
 def test_changelist_with_filters_and_search(admin_client):
     client, _ = admin_client
     submitted("hari")
-    for query in ("", "?status__exact=pending", "?level__exact=federal", "?province__exact=3", "?q=Thapa",
-                  "?q=हरि"):
+    for query in ("", "?status__exact=pending", "?level__exact=federal", "?province__exact=3", "?q=Thapa", "?q=हरि"):
         page = client.get(CHANGELIST + query)
         assert page.status_code == 200 and b"Hari Bahadur Thapa" in page.content, query
     assert b"Hari Bahadur Thapa" not in client.get(CHANGELIST + "?status__exact=approved").content
@@ -63,7 +62,9 @@ def test_approve_one_or_many_records_who_and_when_and_emails_once(e2e, ses, admi
     sent = {m["To"]: m for m in ses.sent()[before:]}
     assert sorted(sent) == ["gita@example.com", "hari@example.com"]
     assert sent["hari@example.com"]["Subject"].strip() == "[ElectNepal] Your candidate profile is approved"
-    assert f"https://electnepal.test/candidates/{first.pk}/" in sent["hari@example.com"].get_body(("plain",)).get_content()
+    assert (
+        f"https://electnepal.test/candidates/{first.pk}/" in sent["hari@example.com"].get_body(("plain",)).get_content()
+    )
     assert "स्वीकृत" in sent["gita@example.com"]["Subject"]
 
     # Approving again (another admin, a double click) changes nothing and sends nothing.
@@ -179,7 +180,8 @@ def test_the_reviewers_group_holds_exactly_view_and_review(db):
 
     group = Group.objects.get(name="Candidate reviewers")  # made by a migration
     assert sorted(group.permissions.values_list("content_type__app_label", "codename")) == [
-        ("candidates", "review_candidate"), ("candidates", "view_candidate"),
+        ("candidates", "review_candidate"),
+        ("candidates", "view_candidate"),
     ]
 
 

@@ -61,7 +61,9 @@ def test_submissions_older_than_a_day_do_not_count(settings):
     complete_wizard(client)
     client.post(step_url(3), step3())
     assert client.post(step_url(4), {"declaration": "on"}).status_code == 200  # the one of today counts
-    models.Submission.objects.update(submitted_at=models.Submission.objects.get().submitted_at - services.SUBMISSION_WINDOW)
+    models.Submission.objects.update(
+        submitted_at=models.Submission.objects.get().submitted_at - services.SUBMISSION_WINDOW
+    )
     assert client.post(step_url(4), {"declaration": "on"}).status_code == 302
 
 
@@ -157,8 +159,14 @@ def test_one_waiting_submission_gets_its_own_notice_and_a_later_submission_takes
     assert len(emails(NOTIFICATION)) == 2
     end_the_window(settings)
     # No beat needed: the next submission after the window takes the waiting ones along.
-    wait_for(lambda: not models.Submission.objects.filter(staff_emailed=True, staff_notified_at__gt=timezone.now()
-                                                           - timedelta(seconds=1)).exists(), message="the window")
+    wait_for(
+        lambda: (
+            not models.Submission.objects.filter(
+                staff_emailed=True, staff_notified_at__gt=timezone.now() - timedelta(seconds=1)
+            ).exists()
+        ),
+        message="the window",
+    )
     complete_wizard(logged_in(make_user("maya")))
     (digest,) = emails(DIGEST)
     assert digest.context["count"] == 3
@@ -200,8 +208,11 @@ def test_the_digest_goes_through_the_worker_in_each_reviewers_language(e2e, ses,
     wait_all_final()
     end_the_window(settings)
     # What beat does every minute: the task by name, run by the real worker.
-    wait_for(lambda: app.send_task("candidates.staff_digest") and emails(DIGEST), timeout=30,
-             message="the worker to send the digest")
+    wait_for(
+        lambda: app.send_task("candidates.staff_digest") and emails(DIGEST),
+        timeout=30,
+        message="the worker to send the digest",
+    )
     wait_all_final()
     digests = {m["To"]: m for m in ses.sent() if "wait for review" in m["Subject"] or "प्रतीक्षामा" in m["Subject"]}
     assert sorted(digests) == ["admin1@example.com", "admin2@example.com"]

@@ -64,7 +64,7 @@ def test_no_skipping_ahead():
 
 
 @pytest.mark.parametrize(
-    "data, field",
+    ("data", "field"),
     [
         (step1(full_name_en=""), "full_name_en"),
         (step1(full_name_ne="Hari Thapa"), "full_name_ne"),  # not Devanagari
@@ -89,8 +89,10 @@ def test_a_file_that_is_not_an_image_is_a_form_error(media):
     fake.file.seek(0)
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    for upload in (SimpleUploadedFile("cv.pdf", b"%PDF-1.4 ...", content_type="application/pdf"),
-                   SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, content_type="image/png")):
+    for upload in (
+        SimpleUploadedFile("cv.pdf", b"%PDF-1.4 ...", content_type="application/pdf"),
+        SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, content_type="image/png"),
+    ):
         assert "photo" in errors_of(client.post(step_url(1), {**step1(), "photo": upload}))
     assert not any(media.rglob("*")) if media.exists() else True
 
@@ -114,7 +116,7 @@ def test_a_photo_is_kept(media):
 
 
 @pytest.mark.parametrize(
-    "data, field, message",
+    ("data", "field", "message"),
     [
         (step2(level=""), "level", "required"),
         (step2(province="8"), "province", "valid choice"),
@@ -138,7 +140,7 @@ def test_step2_errors(data, field, message):
 
 
 @pytest.mark.parametrize(
-    "level, age, ok",
+    ("level", "age", "ok"),
     [
         ("federal", 24, False),
         ("federal", 25, True),
@@ -180,7 +182,7 @@ def test_a_changed_level_clears_what_it_does_not_use():
 
 
 @pytest.mark.parametrize(
-    "data, field",
+    ("data", "field"),
     [
         (step3(party=""), "party"),
         (step3(party="not-a-party"), "party"),
@@ -210,7 +212,7 @@ def test_the_district_select_works_without_javascript():
     html = client.get(step_url(2)).content.decode()
     assert html.count("<optgroup") == 7 and html.count('data-province="') == 7
     assert 'data-province="3"' in html and 'value="kathmandu"' in html
-    assert html.count("<option value=\"") >= 77 + 7  # every district, every province
+    assert html.count('<option value="') >= 77 + 7  # every district, every province
     assert "candidates/district-filter.js" in html and " defer" in html
 
 
@@ -269,10 +271,14 @@ def test_a_submission_rolled_back_sends_nothing(e2e, ses):
     client = logged_in(make_user())
     complete_wizard(client, submit=False)
     candidate = Candidate.objects.get()
-    with pytest.raises(RuntimeError):
+
+    def submit_then_fail():
         with transaction.atomic():
             assert services.candidate_submit(candidate_id=candidate.pk) is True
             raise RuntimeError("the request failed after the submission")
+
+    with pytest.raises(RuntimeError, match="the request failed"):
+        submit_then_fail()
     candidate.refresh_from_db()
     assert candidate.status == Candidate.Status.DRAFT and not Email.objects.exists()
     # The same submission, committed this time, goes out: the queue was not blocked.

@@ -36,9 +36,9 @@ def test_client_ip_counts_trusted_proxies_from_the_right(settings):
 def test_forged_forwarded_for_does_not_dodge_a_limit(limits_on, db):
     limits_on.RATELIMIT_EMAIL_FORM_IP = "3/h"
     codes = [
-        Client(REMOTE_ADDR="203.0.113.10", HTTP_X_FORWARDED_FOR=f"10.0.{i}.1").post(
-            "/auth/forgot-password/", {"email": f"a{i}@example.com"}
-        ).status_code
+        Client(REMOTE_ADDR="203.0.113.10", HTTP_X_FORWARDED_FOR=f"10.0.{i}.1")
+        .post("/auth/forgot-password/", {"email": f"a{i}@example.com"})
+        .status_code
         for i in range(4)
     ]
     assert codes == [302, 302, 302, 429]
@@ -48,9 +48,9 @@ def test_behind_a_trusted_proxy_forged_entries_do_not_dodge_a_limit(limits_on, d
     limits_on.TRUSTED_PROXY_COUNT = 1
     limits_on.RATELIMIT_EMAIL_FORM_IP = "3/h"
     codes = [
-        Client(REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR=f"6.6.6.{i}, 198.51.100.30").post(
-            "/auth/forgot-password/", {"email": f"b{i}@example.com"}
-        ).status_code
+        Client(REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR=f"6.6.6.{i}, 198.51.100.30")
+        .post("/auth/forgot-password/", {"email": f"b{i}@example.com"})
+        .status_code
         for i in range(4)
     ]
     assert codes == [302, 302, 302, 429]
@@ -61,7 +61,11 @@ def test_behind_a_trusted_proxy_forged_entries_do_not_dodge_a_limit(limits_on, d
 
 def test_forged_forwarded_for_does_not_dodge_the_limit(db, default_limits_on):
     codes = [
-        signup(Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}"), username=f"f{i}", email=f"f{i}@example.com").status_code
+        signup(
+            Client(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}"),
+            username=f"f{i}",
+            email=f"f{i}@example.com",
+        ).status_code
         for i in range(6)
     ]
     assert codes[-1] == 429

@@ -36,7 +36,9 @@ class InlineContent(HTMLParser):
                 self.found.append(f"<{tag} style=…>")
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}=…>")
-            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith("javascript:"):
+            if name in ("href", "src", "action", "formaction") and (value or "").strip().lower().startswith(
+                "javascript:"
+            ):
                 self.found.append(f"<{tag} {name}=javascript:…>")
         executable = tag == "script" and attrs.get("type", "text/javascript") in ("text/javascript", "module", "")
         if executable and "src" not in attrs and (self.nonce is None or attrs.get("nonce") != self.nonce):
@@ -61,7 +63,7 @@ def assert_safe_page(response):
     assert policy["style-src"] == ["'self'"]
     flat = " ".join(" ".join(v) for v in policy.values())
     assert "unsafe-inline" not in flat and "unsafe-eval" not in flat and "*" not in flat
-    nonce = next((s[len("'nonce-"):-1] for s in policy["script-src"] if s.startswith("'nonce-")), None)
+    nonce = next((s[len("'nonce-") : -1] for s in policy["script-src"] if s.startswith("'nonce-")), None)
     parser = InlineContent(nonce)
     parser.feed(response.content.decode())
     assert parser.found == [], f"{response.wsgi_request.path}: {parser.found}"
@@ -81,8 +83,14 @@ def site_pages() -> list[str]:
     EmailVerification.objects.create(user=user, token_hash=token_hash(verify))
     PasswordResetToken.objects.create(user=user, token_hash=token_hash(reset))
     return [
-        "/", "/auth/signup/", "/auth/login/", "/auth/forgot-password/", "/auth/resend-verification/",
-        f"/auth/verify-email/{verify}/", f"/auth/reset-password/{reset}/", "/no-such-page/",
+        "/",
+        "/auth/signup/",
+        "/auth/login/",
+        "/auth/forgot-password/",
+        "/auth/resend-verification/",
+        f"/auth/verify-email/{verify}/",
+        f"/auth/reset-password/{reset}/",
+        "/no-such-page/",
     ]
 
 
@@ -140,7 +148,7 @@ def test_the_periodic_task_form_script_carries_the_nonce(staff_client):
     every, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
     task = PeriodicTask.objects.create(name="demo", task="mailer.sweep", interval=every)
     response = staff_client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")
-    nonce = next(s for s in csp_of(response)["script-src"] if s.startswith("'nonce-"))[len("'nonce-"):-1]
+    nonce = next(s for s in csp_of(response)["script-src"] if s.startswith("'nonce-"))[len("'nonce-") : -1]
     assert f'<script id="periodic-task-overrides" nonce="{nonce}">' in response.content.decode()
 
 

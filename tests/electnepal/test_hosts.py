@@ -38,15 +38,33 @@ def test_every_link_comes_from_site_url_whatever_the_host(db, settings):
     User.objects.create_user("known", "known@example.com", PASSWORD)
     client = Client(HTTP_HOST="alias.example", HTTP_X_FORWARDED_HOST="evil.example")
     client.post("/auth/forgot-password/", {"email": "known@example.com"})
-    client.post("/auth/signup/", {
-        "username": "sita", "email": "sita@example.com", "first_name": "Sita", "last_name": "Sharma",
-        "password1": PASSWORD, "password2": PASSWORD,
-    })
-    client.post("/auth/signup/", {
-        "username": "imp", "email": "known@example.com", "first_name": "I", "last_name": "M",
-        "password1": PASSWORD, "password2": PASSWORD,
-    })
+    client.post(
+        "/auth/signup/",
+        {
+            "username": "sita",
+            "email": "sita@example.com",
+            "first_name": "Sita",
+            "last_name": "Sharma",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+    client.post(
+        "/auth/signup/",
+        {
+            "username": "imp",
+            "email": "known@example.com",
+            "first_name": "I",
+            "last_name": "M",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
     handle_address_requests()
     links = [link for email in Email.objects.all() for link in _links_of(email)]
-    assert {e.template.rsplit("/", 1)[1] for e in Email.objects.all()} == {"password_reset", "verification", "account_exists"}
+    assert {e.template.rsplit("/", 1)[1] for e in Email.objects.all()} == {
+        "password_reset",
+        "verification",
+        "account_exists",
+    }
     assert links and all(link.startswith("https://electnepal.test/") for link in links), links

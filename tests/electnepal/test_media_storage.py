@@ -7,7 +7,6 @@ image, and the page's own Content-Security-Policy allows that image's origin.
 """
 
 import io
-import urllib.request
 from urllib.parse import urlsplit
 
 import boto3
@@ -34,7 +33,7 @@ def _img_src(policy: str) -> list[str]:
 
 def _allowed(url: str, sources: list[str], page_origin: str) -> bool:
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
-    return origin == page_origin and "'self'" in sources or origin in sources
+    return (origin == page_origin and "'self'" in sources) or origin in sources
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +42,9 @@ def s3():
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
-    client = boto3.client("s3", region_name="ap-south-1", endpoint_url=url, **{
-        "aws_access_key_id": "testing", "aws_secret_access_key": "testing"})
+    client = boto3.client(
+        "s3", region_name="ap-south-1", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
     yield url, client
     server.stop()
@@ -56,12 +56,15 @@ def test_without_a_bucket_photos_stay_on_local_disk_and_the_csp_on_self():
     assert computed["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]["img-src"] == ["'self'"]
 
 
-@pytest.mark.parametrize(("region", "bucket", "domain", "origin"), [
-    ("ap-south-1", "photos", "", "https://photos.s3.ap-south-1.amazonaws.com"),
-    ("us-east-1", "photos", "", "https://photos.s3.amazonaws.com"),
-    ("eu-west-1", "photos.electnepal.example", "", "https://s3.eu-west-1.amazonaws.com"),
-    ("ap-south-1", "photos", "media.electnepal.example", "https://media.electnepal.example"),
-])
+@pytest.mark.parametrize(
+    ("region", "bucket", "domain", "origin"),
+    [
+        ("ap-south-1", "photos", "", "https://photos.s3.ap-south-1.amazonaws.com"),
+        ("us-east-1", "photos", "", "https://photos.s3.amazonaws.com"),
+        ("eu-west-1", "photos.electnepal.example", "", "https://s3.eu-west-1.amazonaws.com"),
+        ("ap-south-1", "photos", "media.electnepal.example", "https://media.electnepal.example"),
+    ],
+)
 def test_on_aws_the_csp_allows_the_host_boto3_links_to(region, bucket, domain, origin):
     from storages.backends.s3 import S3Storage
 

@@ -45,10 +45,11 @@ def captured(logger_name: str):
     """What the project's configured handlers of ``logger_name`` write."""
     handlers = logging.getLogger(logger_name).handlers
     assert handlers, logger_name
-    streams = []
-    for handler in handlers:
-        if isinstance(handler, logging.StreamHandler):
-            streams.append((handler, handler.setStream(io.StringIO())))
+    streams = [
+        (handler, handler.setStream(io.StringIO()))
+        for handler in handlers
+        if isinstance(handler, logging.StreamHandler)
+    ]
     buffer = []
     try:
         yield buffer
@@ -82,7 +83,9 @@ def test_the_404_log_line_holds_no_token(db):
 def test_runserver_request_lines_hold_no_token():
     token = uuid.uuid4()
     with captured("django.server") as output:
-        logging.getLogger("django.server").info('"%s" %s %s', f"GET /auth/reset-password/{token}/ HTTP/1.1", "200", "1234")
+        logging.getLogger("django.server").info(
+            '"%s" %s %s', f"GET /auth/reset-password/{token}/ HTTP/1.1", "200", "1234"
+        )
     text = "".join(output)
     assert "GET /auth/reset-password/********/ HTTP/1.1" in text and str(token) not in text
 

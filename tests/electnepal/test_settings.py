@@ -29,7 +29,11 @@ PRODUCTION_ENV = {
 def check_deploy(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=clean_env(**env), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -41,7 +45,7 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 @pytest.mark.parametrize(
-    "change,warning",
+    ("change", "warning"),
     [
         ({"SECURE_SSL_REDIRECT": "false"}, "security.W008"),
         ({"SECURE_HSTS_SECONDS": "0"}, "security.W004"),
@@ -58,17 +62,30 @@ def test_check_deploy_fails_without_each_production_setting(change, warning):
 
 def test_secret_key_is_required_without_debug():
     result = subprocess.run(
-        [sys.executable, "-c", "import electnepal.settings"], cwd=ROOT, env=clean_env(DEBUG="false"),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", "import electnepal.settings"],
+        cwd=ROOT,
+        env=clean_env(DEBUG="false"),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
 
 
 def test_production_defaults_are_safe():
     values = production_settings(
-        "DEBUG", "ALLOWED_HOSTS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY",
-        "SECURE_CONTENT_TYPE_NOSNIFF", "SECURE_REFERRER_POLICY", "X_FRAME_OPTIONS", "USE_X_FORWARDED_HOST",
-        "SECURE_PROXY_SSL_HEADER", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "DEFAULT_EXCEPTION_REPORTER",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "SECURE_CONTENT_TYPE_NOSNIFF",
+        "SECURE_REFERRER_POLICY",
+        "X_FRAME_OPTIONS",
+        "USE_X_FORWARDED_HOST",
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "DEFAULT_EXCEPTION_REPORTER",
     )
     assert values == {
         "DEBUG": False,
@@ -94,8 +111,12 @@ def test_production_defaults_are_safe():
 
 def import_settings(**env) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", "import electnepal.settings"], cwd=ROOT, env=clean_env(**env),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", "import electnepal.settings"],
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -111,7 +132,7 @@ SAFE = {"DEBUG": "false", "SITE_URL": "https://electnepal.example.org"}
 
 
 @pytest.mark.parametrize(
-    "key, why",
+    ("key", "why"),
     [
         (env_example_value("SECRET_KEY"), "placeholder"),
         ("change-me" * 8, "placeholder"),  # long enough, still the placeholder
@@ -134,8 +155,9 @@ def test_a_weak_fallback_key_stops_a_production_start():
     assert result.returncode != 0 and "SECRET_KEY_FALLBACKS entry 1 is unsafe" in result.stderr
 
 
-@pytest.mark.parametrize("url", ["http://electnepal.example.org", "http://127.0.0.1:8000", "electnepal.example.org",
-                                 "https://", ""])
+@pytest.mark.parametrize(
+    "url", ["http://electnepal.example.org", "http://127.0.0.1:8000", "electnepal.example.org", "https://", ""]
+)
 def test_a_site_url_that_is_not_https_stops_a_production_start(url):
     result = import_settings(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), SITE_URL=url)
     assert result.returncode != 0, f"electnepal.settings started with SITE_URL={url!r}"
@@ -154,6 +176,7 @@ def test_a_strong_key_and_an_https_site_url_start():
 
 def test_development_starts_with_the_example_env():
     # `make run` with .env copied from .env.example: DEBUG on, placeholder key, http URL.
-    result = import_settings(DEBUG="true", SECRET_KEY=env_example_value("SECRET_KEY"),
-                             SITE_URL=env_example_value("SITE_URL"))
+    result = import_settings(
+        DEBUG="true", SECRET_KEY=env_example_value("SECRET_KEY"), SITE_URL=env_example_value("SITE_URL")
+    )
     assert result.returncode == 0, result.stderr

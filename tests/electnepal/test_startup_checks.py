@@ -24,8 +24,16 @@ def test_every_key_django_calls_weak_is_refused(key):
     assert secret_key_problem(key)
 
 
-@pytest.mark.parametrize("key", ["change-me", "CHANGE_ME" * 10, "please-changeme-" + secrets.token_urlsafe(40),
-                                 "replace-me-with-a-long-random-string-of-fifty-chars", "your_secret_key_" * 4])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me",
+        "CHANGE_ME" * 10,
+        "please-changeme-" + secrets.token_urlsafe(40),
+        "replace-me-with-a-long-random-string-of-fifty-chars",
+        "your_secret_key_" * 4,
+    ],
+)
 def test_placeholders_are_refused_at_any_length(key):
     assert "placeholder" in secret_key_problem(key)
 
@@ -35,9 +43,17 @@ def test_random_keys_pass():
         assert secret_key_problem(secrets.token_urlsafe(50)) == ""
 
 
-@pytest.mark.parametrize("url, ok", [("https://electnepal.example.org", True), ("https://electnepal.example.org:8443", True),
-                                     ("HTTPS://electnepal.example.org", True), ("http://electnepal.example.org", False),
-                                     ("https:///path", False), ("//electnepal.example.org", False)])
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://electnepal.example.org", True),
+        ("https://electnepal.example.org:8443", True),
+        ("HTTPS://electnepal.example.org", True),
+        ("http://electnepal.example.org", False),
+        ("https:///path", False),
+        ("//electnepal.example.org", False),
+    ],
+)
 def test_site_url_must_be_https_with_a_host(url, ok):
     assert (site_url_problem(url) == "") is ok
 
@@ -48,12 +64,15 @@ def test_debug_checks_nothing():
 
 def test_the_error_names_the_setting():
     strong = secrets.token_urlsafe(50)
-    with pytest.raises(ImproperlyConfigured, match="^SECRET_KEY is unsafe"):
-        production_settings_require_safe(debug=False, secret_key="change-me", secret_key_fallbacks=[],
-                                         site_url="https://e.org")
-    with pytest.raises(ImproperlyConfigured, match="^SECRET_KEY_FALLBACKS entry 2 is unsafe"):
-        production_settings_require_safe(debug=False, secret_key=strong, secret_key_fallbacks=[strong, "old"],
-                                         site_url="https://e.org")
-    with pytest.raises(ImproperlyConfigured, match="^SITE_URL 'http://e.org' is refused"):
-        production_settings_require_safe(debug=False, secret_key=strong, secret_key_fallbacks=[],
-                                         site_url="http://e.org")
+    with pytest.raises(ImproperlyConfigured, match=r"^SECRET_KEY is unsafe"):
+        production_settings_require_safe(
+            debug=False, secret_key="change-me", secret_key_fallbacks=[], site_url="https://e.org"
+        )
+    with pytest.raises(ImproperlyConfigured, match=r"^SECRET_KEY_FALLBACKS entry 2 is unsafe"):
+        production_settings_require_safe(
+            debug=False, secret_key=strong, secret_key_fallbacks=[strong, "old"], site_url="https://e.org"
+        )
+    with pytest.raises(ImproperlyConfigured, match=r"^SITE_URL 'http://e\.org' is refused"):
+        production_settings_require_safe(
+            debug=False, secret_key=strong, secret_key_fallbacks=[], site_url="http://e.org"
+        )

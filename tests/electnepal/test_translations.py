@@ -72,7 +72,10 @@ def test_compile_messages_needs_no_gettext_tools():
     """bin/compile-messages runs with polib alone (no msgfmt on PATH) and reports what it merged."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "bin" / "compile-messages")],
-        capture_output=True, text=True, env={"PATH": "/nonexistent"}, check=False,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/nonexistent"},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "locale/ne/LC_MESSAGES/django.po: 100%" in result.stdout, result.stdout
@@ -91,7 +94,7 @@ class _ReadableText(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
-        skipped = tag in ("script", "style") or (attributes.get("lang") or "").startswith("en") and tag != "html"
+        skipped = tag in ("script", "style") or ((attributes.get("lang") or "").startswith("en") and tag != "html")
         if tag not in VOID:
             self.stack.append((tag, skipped))
         if not (skipped or self._skipping()):
@@ -135,18 +138,25 @@ def users_own_words() -> list[str]:
     for user in User.objects.all():
         words += [user.username, user.email, user.first_name, user.last_name]
     for candidate in Candidate.objects.all():
-        words += [candidate.education, candidate.experience, candidate.municipality, candidate.admin_notes,
-                  candidate.full_name_en, candidate.biography_en, candidate.manifesto_en]
+        words += [
+            candidate.education,
+            candidate.experience,
+            candidate.municipality,
+            candidate.admin_notes,
+            candidate.full_name_en,
+            candidate.biography_en,
+            candidate.manifesto_en,
+        ]
     return sorted({w for w in words if w}, key=len, reverse=True)
 
 
 def english_left(text: str, phrases: dict[str, list[str]]) -> list[str]:
-    found = []
-    for msgid, pieces in phrases.items():
-        for piece in pieces:
-            if piece and re.search(r"(?<![A-Za-z])" + re.escape(piece) + r"(?![A-Za-z])", text):
-                found.append(f"{piece!r} (from {msgid!r})")
-    return found
+    return [
+        f"{piece!r} (from {msgid!r})"
+        for msgid, pieces in phrases.items()
+        for piece in pieces
+        if piece and re.search(r"(?<![A-Za-z])" + re.escape(piece) + r"(?![A-Za-z])", text)
+    ]
 
 
 def fetch(page, *, language: str, settings) -> tuple[int, str]:

@@ -45,8 +45,12 @@ def outsider(request, client, db):
 
 def test_outsiders_are_sent_to_log_in(outsider):
     email = make_row()
-    for method, url in [("get", change_url(email)), ("get", html_url(email)), ("post", send_again_url(email)),
-                        ("get", "/admin/mailer/email/")]:
+    for method, url in [
+        ("get", change_url(email)),
+        ("get", html_url(email)),
+        ("post", send_again_url(email)),
+        ("get", "/admin/mailer/email/"),
+    ]:
         response = getattr(outsider, method)(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith("/admin/login/"), url

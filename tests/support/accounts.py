@@ -34,8 +34,9 @@ def messages_of(response) -> list[str]:
 def wait_all_final():
     """Wait until no resend/forgot request waits for the worker and the outbox has nothing in flight."""
     wait_for(
-        lambda: not AddressRequest.objects.exists()
-        and not Email.objects.exclude(status__in=Email.FINAL_STATUSES).exists(),
+        lambda: (
+            not AddressRequest.objects.exists() and not Email.objects.exclude(status__in=Email.FINAL_STATUSES).exists()
+        ),
         message="the address requests and the outbox to drain",
     )
 
@@ -44,7 +45,9 @@ def handle_address_requests() -> int:
     """What the worker does with resend/forgot requests, here and now (tests without a worker)."""
     from accounts import services
 
-    return sum(services.address_request_process(request_id=pk) for pk in AddressRequest.objects.values_list("pk", flat=True))
+    return sum(
+        services.address_request_process(request_id=pk) for pk in AddressRequest.objects.values_list("pk", flat=True)
+    )
 
 
 def emails_to(sink, address: str, subject_part: str = ""):

@@ -35,8 +35,10 @@ def logged_in(user: User) -> Client:
 
 def years_ago(years: int, *, days: int = 0) -> date:
     today = timezone.localdate()
-    return today.replace(year=today.year - years) if not days else date.fromordinal(
-        today.replace(year=today.year - years).toordinal() + days
+    return (
+        today.replace(year=today.year - years)
+        if not days
+        else date.fromordinal(today.replace(year=today.year - years).toordinal() + days)
     )
 
 

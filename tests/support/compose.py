@@ -59,7 +59,9 @@ def interpolated(node, env: dict[str, str]):
 
 def env_files(service: str) -> list[str]:
     files = SERVICES[service].get("env_file", [])
-    return [entry if isinstance(entry, str) else entry["path"] for entry in ([files] if isinstance(files, str) else files)]
+    return [
+        entry if isinstance(entry, str) else entry["path"] for entry in ([files] if isinstance(files, str) else files)
+    ]
 
 
 def service_env(service: str, dotenv: dict[str, str]) -> dict[str, str]:
@@ -83,8 +85,9 @@ def argv(command) -> list[str]:
 def running(command: list[str], env: dict, log: Path, cwd: Path = ROOT):
     """Start ``command`` in its own process group; stop that group (SIGTERM, then SIGKILL) on exit."""
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield process
     finally:

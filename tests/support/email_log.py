@@ -28,8 +28,12 @@ def send_again_url(email: Email) -> str:
 def make_row(*, status=Status.FAILED, to="kamala@example.com", context=None, **fields) -> Email:
     """A row as the worker leaves it, written directly (nothing published)."""
     return Email.objects.create(
-        template=fields.pop("template", WELCOME), to=to, status=status,
-        context=CONTEXT if context is None else context, next_attempt_at=timezone.now(), **fields,
+        template=fields.pop("template", WELCOME),
+        to=to,
+        status=status,
+        context=CONTEXT if context is None else context,
+        next_attempt_at=timezone.now(),
+        **fields,
     )
 
 
@@ -38,5 +42,7 @@ def messages_of(response) -> list[str]:
 
 
 def wait_final(pk: int) -> Email:
-    return wait_for(lambda: Email.objects.filter(pk=pk, status__in=Email.FINAL_STATUSES).first(),
-                    message=f"email {pk} to reach a final state")
+    return wait_for(
+        lambda: Email.objects.filter(pk=pk, status__in=Email.FINAL_STATUSES).first(),
+        message=f"email {pk} to reach a final state",
+    )

@@ -16,12 +16,12 @@ def admin_pages() -> list[str]:
     pages = ["/admin/", "/admin/mailer/dashboard/", "/mailer/preview/"]
     for model, model_admin in admin.site._registry.items():
         info = model._meta.app_label, model._meta.model_name
-        pages.append(reverse("admin:%s_%s_changelist" % info))
+        pages.append(reverse("admin:{}_{}_changelist".format(*info)))
         if model_admin.has_add_permission(superuser):
-            pages.append(reverse("admin:%s_%s_add" % info))
+            pages.append(reverse("admin:{}_{}_add".format(*info)))
         obj = model._default_manager.order_by("pk").first()
         if obj is not None:
-            pages.append(reverse("admin:%s_%s_change" % info, args=[obj.pk]))
+            pages.append(reverse("admin:{}_{}_change".format(*info), args=[obj.pk]))
     first = samples.kinds()[0]
     pages.append(reverse("mailer:preview", args=[first, "en"]))
     return pages

@@ -28,9 +28,20 @@ class WorkerProcess:
 
     def start(self) -> "WorkerProcess":
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", f"--concurrency={self.processes}",
-             f"--hostname={self.name}@%h", os.environ.get("TEST_WORKER_LOGLEVEL", "--loglevel=WARNING"),
-             "--without-mingle", "--without-gossip", "--without-heartbeat"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker",
+                "worker",
+                f"--concurrency={self.processes}",
+                f"--hostname={self.name}@%h",
+                os.environ.get("TEST_WORKER_LOGLEVEL", "--loglevel=WARNING"),
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+            ],
             cwd=ROOT,
             env={**os.environ, **self.env},
             stdout=subprocess.DEVNULL,

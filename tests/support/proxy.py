@@ -7,6 +7,7 @@ clients see it (their connections die, reconnecting fails for a while), without
 restarting the database the rest of the suite uses.
 """
 
+import contextlib
 import socket
 import threading
 import time
@@ -64,10 +65,8 @@ class TCPProxy:
     def _close(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.discard(sock)
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         sock.close()
 
     def cut(self, seconds: float) -> None:

@@ -26,8 +26,10 @@ FAULTS = {
     "throttling-v1": (
         400,
         [("Content-Type", "text/xml")],
-        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-        b"<Message>Maximum sending rate exceeded.</Message></Error><RequestId>fault</RequestId></ErrorResponse>",
+        (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+            b"<Message>Maximum sending rate exceeded.</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+        ),
     ),
     # SES v2 (REST API) throttling.
     "throttling-v2": (
@@ -146,7 +148,7 @@ class FaultInjector:
         answer = self._answers.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")))
         if answer:
             status, headers, body = answer
-            start_response(f"{status} Answer", headers + [("Content-Length", str(len(body)))])
+            start_response(f"{status} Answer", [*headers, ("Content-Length", str(len(body)))])
             return [body]
         if _is_send(environ):
             arrived = time.time()
@@ -160,7 +162,7 @@ class FaultInjector:
                 time.sleep(self.delay)  # SES taking its time
             if fault:
                 status, headers, body = FAULTS[fault]
-                start_response(f"{status} Fault", headers + [("Content-Length", str(len(body)))])
+                start_response(f"{status} Fault", [*headers, ("Content-Length", str(len(body)))])
                 return [body]
             with self._lock:
                 self.accepted_at.append(arrived)

@@ -21,24 +21,49 @@ def post(client: Client, body):
 def sent_email(to: str = "sita@example.com") -> Email:
     now = timezone.now()
     return Email.objects.create(
-        template=TEMPLATE, to=to, status=Email.Status.SENT, message_id=f"0100{uuid.uuid4().hex}-000000",
-        next_attempt_at=now, sent_at=now,
+        template=TEMPLATE,
+        to=to,
+        status=Email.Status.SENT,
+        message_id=f"0100{uuid.uuid4().hex}-000000",
+        next_attempt_at=now,
+        sent_at=now,
     )
 
 
 def ses_message(kind: str, *, message_id: str, to: str, bounce_type: str = "Permanent", fmt="notificationType") -> str:
     """An SES notification (``fmt="notificationType"``) or event (``"eventType"``) as SNS carries it."""
-    mail_obj = {"timestamp": "2026-11-25T10:00:00.000Z", "messageId": message_id, "source": "no-reply@electnepal.test",
-                "destination": [to]}
+    mail_obj = {
+        "timestamp": "2026-11-25T10:00:00.000Z",
+        "messageId": message_id,
+        "source": "no-reply@electnepal.test",
+        "destination": [to],
+    }
     bodies = {
         "Delivery": ("delivery", {"recipients": [to], "smtpResponse": "250 2.0.0 OK", "processingTimeMillis": 546}),
-        "Bounce": ("bounce", {
-            "bounceType": bounce_type, "bounceSubType": "General", "feedbackId": "feedback-1",
-            "bouncedRecipients": [{"emailAddress": to, "action": "failed", "status": "5.1.1",
-                                   "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
-        }),
-        "Complaint": ("complaint", {"complainedRecipients": [{"emailAddress": to}], "complaintFeedbackType": "abuse",
-                                    "feedbackId": "feedback-2"}),
+        "Bounce": (
+            "bounce",
+            {
+                "bounceType": bounce_type,
+                "bounceSubType": "General",
+                "feedbackId": "feedback-1",
+                "bouncedRecipients": [
+                    {
+                        "emailAddress": to,
+                        "action": "failed",
+                        "status": "5.1.1",
+                        "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                    }
+                ],
+            },
+        ),
+        "Complaint": (
+            "complaint",
+            {
+                "complainedRecipients": [{"emailAddress": to}],
+                "complaintFeedbackType": "abuse",
+                "feedbackId": "feedback-2",
+            },
+        ),
     }
     key, body = bodies[kind]
     return json.dumps({fmt: kind, "mail": mail_obj, key: body})

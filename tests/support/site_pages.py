@@ -75,19 +75,31 @@ def site_pages() -> list[Page]:
         Page("resend-verification-done", "/auth/resend-verification/", post={"email": "someone@example.com"}),
         Page("forgot-password", "/auth/forgot-password/"),
         Page("reset-password", f"/auth/reset-password/{token}/"),
-        Page("reset-password-errors", f"/auth/reset-password/{token}/", post={"password": "1", "password_confirm": "2"}),
+        Page(
+            "reset-password-errors", f"/auth/reset-password/{token}/", post={"password": "1", "password_confirm": "2"}
+        ),
         Page("reset-password-dead", f"/auth/reset-password/{uuid.uuid4()}/"),
         Page("verify-email", f"/auth/verify-email/{uuid.uuid4()}/"),
         Page("verify-email-unknown", f"/auth/verify-email/{uuid.uuid4()}/", post={}),
         Page("account", "/auth/account/", user=visitor),
-        Page("account-errors", "/auth/account/", user=visitor, post={"first_name": "Gita\u0007"}),  # a control character
+        Page(
+            "account-errors", "/auth/account/", user=visitor, post={"first_name": "Gita\u0007"}
+        ),  # a control character
         Page("password-change", "/auth/password-change/", user=visitor),
-        Page("password-change-errors", "/auth/password-change/", user=visitor,
-             post={"old_password": "wrong", "new_password1": "1", "new_password2": "2"}),
+        Page(
+            "password-change-errors",
+            "/auth/password-change/",
+            user=visitor,
+            post={"old_password": "wrong", "new_password1": "1", "new_password2": "2"},
+        ),
         Page("email-change", "/auth/email-change/", user=visitor),
         Page("email-change-errors", "/auth/email-change/", user=visitor, post={"email": "not an address"}),
-        Page("email-change-done", "/auth/email-change/", user=visitor,
-             post={"email": "gita.new@example.com", "password": PASSWORD}),
+        Page(
+            "email-change-done",
+            "/auth/email-change/",
+            user=visitor,
+            post={"email": "gita.new@example.com", "password": PASSWORD},
+        ),
         Page("email-change-confirm", f"/auth/email-change/{change_token}/"),
         Page("email-change-dead", f"/auth/email-change/{uuid.uuid4()}/", user=visitor),
         Page("delete-account", "/auth/delete-account/", user=visitor),
@@ -95,8 +107,12 @@ def site_pages() -> list[Page]:
         Page("wizard-1", "/candidates/register/1/", user=draft),
         Page("wizard-1-errors", "/candidates/register/1/", user=newcomer, post={}),
         Page("wizard-2", "/candidates/register/2/", user=draft),
-        Page("wizard-2-errors", "/candidates/register/2/", user=draft,
-             post={"level": "federal", "province": "3", "district": "kathmandu", "constituency": "99"}),
+        Page(
+            "wizard-2-errors",
+            "/candidates/register/2/",
+            user=draft,
+            post={"level": "federal", "province": "3", "district": "kathmandu", "constituency": "99"},
+        ),
         Page("wizard-3", "/candidates/register/3/", user=draft),
         Page("review", "/candidates/register/4/", user=draft),
         Page("review-submitted", "/candidates/register/4/", user=draft, post={"declaration": "on"}),

@@ -20,7 +20,9 @@ class SinkHandler:
         with self.lock:
             if self.refusals:
                 return self.refusals.popleft()
-            self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
+            self.messages.append(
+                message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+            )
         return "250 OK"
 
 

@@ -62,7 +62,7 @@ def _key() -> rsa.RSAPrivateKey:
 
 
 def _certificate(subject: str, key, *, issuer=None, issuer_key=None, ca=False, hosts=()) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     builder = (
         x509.CertificateBuilder()
@@ -146,14 +146,11 @@ class LocalSNS:
         sns = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 with sns._lock:
                     sns.requests.append(Request(host=self.headers.get("Host", ""), path=self.path))
                 path = self.path.split("?", 1)[0]
-                if path == CONFIRM_PATH:
-                    body = b"<ConfirmSubscriptionResponse/>"
-                else:
-                    body = sns.files.get(path)
+                body = b"<ConfirmSubscriptionResponse/>" if path == CONFIRM_PATH else sns.files.get(path)
                 if body is None:
                     self.send_response(404)
                     body = b"not found"
@@ -213,7 +210,7 @@ class LocalSNS:
             "Type": type_,
             "MessageId": str(uuid.uuid4()),
             "TopicArn": topic,
-            "Timestamp": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
+            "Timestamp": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z",
             "SigningCertURL": cert_url or self.cert_url,
         }
 

@@ -68,8 +68,8 @@ def _listening_addresses(port: int) -> set[str]:
 
 
 def test_flower_listens_on_loopback_by_default(tmp_path):
-    from tests.support.waits import wait_for
     from tests.support.processes import free_port
+    from tests.support.waits import wait_for
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "FLOWER_ADDRESS"}
@@ -77,7 +77,10 @@ def test_flower_listens_on_loopback_by_default(tmp_path):
     log = open(tmp_path / "flower.log", "w")
     flower = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "worker", "flower", f"--port={port}"],
-        env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         addresses = wait_for(

@@ -18,7 +18,6 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from tests.support.database import database_url
 from tests.support.waits import wait_for
-
 from worker import schedules
 
 # Every periodic job, by the task it runs.
@@ -50,9 +49,21 @@ def test_beat_publishes_every_migrated_schedule_when_due(transactional_db, priva
     }
     log = open(tmp_path / "beat.log", "w+")
     beat = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "worker", "beat", "--loglevel=INFO",
-         "--schedule", str(tmp_path / "unused-shelve")],
-        cwd=django_settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker",
+            "beat",
+            "--loglevel=INFO",
+            "--schedule",
+            str(tmp_path / "unused-shelve"),
+        ],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     client = redis.Redis.from_url(private_redis.url)
     try:

@@ -30,15 +30,22 @@ def _run(env, *args) -> str:
 
 
 def test_migrate_installs_every_job_and_keeps_what_ops_changed(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}", "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+    }
     _run(env, "manage.py", "migrate", "-v0")
     state = json.loads(_run(env, "-c", SHOW))
     assert state["touched"] is True  # a running beat re-reads the schedule
     expected = {
         job.name: [
-            job.task, job.queue, True,
+            job.task,
+            job.queue,
+            True,
             [job.crontab[f] for f in ("minute", "hour", "day_of_week", "day_of_month", "month_of_year", "timezone")]
-            if job.crontab else None,
+            if job.crontab
+            else None,
             list(job.every) if job.every else None,
         ]
         for job in JOBS
@@ -48,9 +55,13 @@ def test_migrate_installs_every_job_and_keeps_what_ops_changed(tmp_path):
     assert state["jobs"]["mailer: outbox sweeper"][4] == [30, "seconds"]
 
     # An operator disables the sweeper and deletes the alerts job in the admin; the next deploy migrates.
-    _run(env, "-c", "import django; django.setup(); from django_celery_beat.models import PeriodicTask as P; "
-                    "P.objects.filter(name='mailer: outbox sweeper').update(enabled=False); "
-                    "P.objects.filter(name='mailer: alerts').delete()")
+    _run(
+        env,
+        "-c",
+        "import django; django.setup(); from django_celery_beat.models import PeriodicTask as P; "
+        "P.objects.filter(name='mailer: outbox sweeper').update(enabled=False); "
+        "P.objects.filter(name='mailer: alerts').delete()",
+    )
     _run(env, "manage.py", "migrate", "-v0")
     again = json.loads(_run(env, "-c", SHOW))["jobs"]
     assert again["mailer: outbox sweeper"][2] is False  # the edit stays

@@ -20,5 +20,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no user named {username!r}")
         services.two_factor_disable(user=user)
-        self.stdout.write(f"two-factor turned off for {username}; they set it up again at their next admin sign-in "
-                          f"(an email to their address is queued)")
+        self.stdout.write(
+            f"two-factor turned off for {username}; they set it up again at their next admin sign-in "
+            f"(an email to their address is queued)"
+        )

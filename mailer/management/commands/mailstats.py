@@ -44,4 +44,3 @@ class Command(BaseCommand):
         over = report.over_thresholds(figures, min_sent=minimum)
         if over:
             raise CommandError("; ".join(over), returncode=2)
-

@@ -19,14 +19,21 @@ from tests.support.mfa import authenticator, code_now, staff_login
 
 ENABLED = "accounts/email/two_factor_enabled"
 DISABLED = "accounts/email/two_factor_disabled"
-ADMIN_PAGES = ["/admin/", "/admin/mailer/email/", "/admin/accounts/user/", "/admin/candidates/candidate/",
-               "/admin/mailer/dashboard/", "/admin/otp_totp/totpdevice/"]
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/mailer/email/",
+    "/admin/accounts/user/",
+    "/admin/candidates/candidate/",
+    "/admin/mailer/dashboard/",
+    "/admin/otp_totp/totpdevice/",
+]
 
 
 def password_login(user, next_url="/admin/") -> Client:
     client = Client()
-    response = client.post(f"/auth/login/?next={next_url}", {"username": user.username, "password": PASSWORD,
-                                                              "next": next_url})
+    response = client.post(
+        f"/auth/login/?next={next_url}", {"username": user.username, "password": PASSWORD, "next": next_url}
+    )
     assert response.status_code == 302 and response["Location"] == next_url
     return client
 

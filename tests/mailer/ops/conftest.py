@@ -12,8 +12,9 @@ Status = Email.Status
 
 def make_email(status, *, hours_ago: float):
     now = timezone.now()
-    email = Email.objects.create(template="accounts/email/welcome", to="v@example.com", status=status,
-                                 next_attempt_at=now)
+    email = Email.objects.create(
+        template="accounts/email/welcome", to="v@example.com", status=status, next_attempt_at=now
+    )
     Email.objects.filter(pk=email.pk).update(created_at=now - timedelta(hours=hours_ago))
 
 

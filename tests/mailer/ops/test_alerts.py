@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from mailer.ops import alerts
 from mailer.models import Email
-from tests.support.waits import wait_for
+from mailer.ops import alerts
 from tests.support.processes import free_port
+from tests.support.waits import wait_for
 
 Status = Email.Status
 ADMINS = [("Ops", "ops@electnepal.test"), ("Ram", "ram@electnepal.test")]

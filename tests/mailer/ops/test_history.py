@@ -25,22 +25,44 @@ Status = Email.Status
 def test_change_page_shows_the_history_of_a_retried_bounced_row(staff_client):
     now = timezone.now()
     email = make_row(
-        status=Status.SENT, attempts=2, message_id="0100-ses-id-42", delivery_status="bounced",
+        status=Status.SENT,
+        attempts=2,
+        message_id="0100-ses-id-42",
+        delivery_status="bounced",
         sent_at=now - timedelta(minutes=5),
-        errors=[{"attempt": 1, "at": (now - timedelta(minutes=8)).isoformat(),
-                 "error": "TooManyRequestsException: Maximum sending rate exceeded.", "transient": True}],
+        errors=[
+            {
+                "attempt": 1,
+                "at": (now - timedelta(minutes=8)).isoformat(),
+                "error": "TooManyRequestsException: Maximum sending rate exceeded.",
+                "transient": True,
+            }
+        ],
     )
     Email.objects.filter(pk=email.pk).update(created_at=now - timedelta(minutes=10))
-    EmailEvent.objects.create(email=email, message_id="0100-ses-id-42", type="bounce", subtype="Permanent",
-                              recipient="kamala@example.com", sns_message_id="sns-1")
+    EmailEvent.objects.create(
+        email=email,
+        message_id="0100-ses-id-42",
+        type="bounce",
+        subtype="Permanent",
+        recipient="kamala@example.com",
+        sns_message_id="sns-1",
+    )
 
     page = staff_client.get(change_url(email))
     assert page.status_code == 200
     html = page.content.decode()
-    history = html[html.index('id="email-history"'):]
+    history = html[html.index('id="email-history"') :]
     # In time order: created, the failed attempt, sent, then what SES said.
-    steps = ["Created", "Attempt 1 failed, retried later", "TooManyRequestsException", "Sent",
-             "0100-ses-id-42", "SES bounce (Permanent)", "kamala@example.com"]
+    steps = [
+        "Created",
+        "Attempt 1 failed, retried later",
+        "TooManyRequestsException",
+        "Sent",
+        "0100-ses-id-42",
+        "SES bounce (Permanent)",
+        "kamala@example.com",
+    ]
     positions = [history.index(step) for step in steps]
     assert positions == sorted(positions)
     assert "Timestamps" in html and "Claimed by" in html and "bounced" in html
@@ -51,16 +73,24 @@ def test_history_orders_entries_and_survives_malformed_errors(db):
     email = make_row(last_error="MessageRejected: no")
     later = email.created_at + timedelta(minutes=1)
     email.errors = [
-        {"attempt": 2, "at": (later + timedelta(minutes=1)).isoformat(), "error": "MessageRejected: no",
-         "transient": False},
+        {
+            "attempt": 2,
+            "at": (later + timedelta(minutes=1)).isoformat(),
+            "error": "MessageRejected: no",
+            "transient": False,
+        },
         {"attempt": 1, "at": later.isoformat(), "error": "timeout", "transient": True},
         "not a dict",
         {"attempt": 3, "at": "yesterday", "error": "no time"},
     ]
     whats = [entry.what for entry in history.history(email)]
-    assert whats == ["Created", "Attempt 1 failed, retried later", "Attempt 2 failed, not retried",
-                     "Attempt 3 failed, not retried",  # no usable time: last of the attempts
-                     "Ended failed"]
+    assert whats == [
+        "Created",
+        "Attempt 1 failed, retried later",
+        "Attempt 2 failed, not retried",
+        "Attempt 3 failed, not retried",  # no usable time: last of the attempts
+        "Ended failed",
+    ]
 
 
 # --- preview --------------------------------------------------------------------------
@@ -70,7 +100,7 @@ def test_preview_renders_the_rows_own_context(staff_client):
     email = make_row(status=Status.SENT, context={**CONTEXT, "first_name": "<b>Kamala</b>"})
     page = staff_client.get(change_url(email)).content.decode()
     assert "[ElectNepal] Welcome to ElectNepal" in page
-    text = page[page.index('id="email-text"'):]
+    text = page[page.index('id="email-text"') :]
     assert "&lt;b&gt;Kamala&lt;/b&gt;" in text[: text.index("</pre>")]  # the text part, escaped by the page
     assert f'src="{html_url(email)}"' in page and "sandbox" in page
 
@@ -86,7 +116,7 @@ def test_preview_renders_the_rows_own_context(staff_client):
 def test_preview_speaks_the_rows_language(staff_client):
     email = make_row(status=Status.SENT, language="ne")
     page = staff_client.get(change_url(email)).content.decode()
-    subject = page[page.index('id="email-subject"'):]
+    subject = page[page.index('id="email-subject"') :]
     assert subject.index("[ElectNepal] ElectNepal मा स्वागत छ") < subject.index("</p>")
     assert "Kamala" in staff_client.get(html_url(email)).content.decode()
 
@@ -106,9 +136,13 @@ def verification_link() -> tuple[str, str]:
 def queue_verification(to: str, link: str) -> Email:
     with transaction.atomic():
         (email,) = mail.enqueue(
-            template=VERIFICATION, to=to, language="en", priority=Email.Priority.HIGH,
+            template=VERIFICATION,
+            to=to,
+            language="en",
+            priority=Email.Priority.HIGH,
             context={"first_name": "Kamala", "username": "kamala", "ttl_hours": 72},
-            secret_context={"verify_url": link}, expires_at=timezone.now() + timedelta(hours=72),
+            secret_context={"verify_url": link},
+            expires_at=timezone.now() + timedelta(hours=72),
         )
     return email
 

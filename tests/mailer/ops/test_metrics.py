@@ -24,7 +24,9 @@ Status = Email.Status
 
 def make_email(template, status, *, created_ago, due_in=timedelta(0)) -> Email:
     now = timezone.now()
-    email = Email.objects.create(template=template, to="someone@example.com", status=status, next_attempt_at=now + due_in)
+    email = Email.objects.create(
+        template=template, to="someone@example.com", status=status, next_attempt_at=now + due_in
+    )
     Email.objects.filter(pk=email.pk).update(created_at=now - created_ago)  # auto_now_add ignores the argument
     return email
 
@@ -33,7 +35,11 @@ def make_email(template, status, *, created_ago, due_in=timedelta(0)) -> Email:
 
 
 def test_emails_by_status_and_kind_and_the_backlog(db, client):
-    verification, welcome, reset = "accounts/email/verification", "accounts/email/welcome", "accounts/email/password_reset"
+    verification, welcome, reset = (
+        "accounts/email/verification",
+        "accounts/email/welcome",
+        "accounts/email/password_reset",
+    )
     make_email(verification, Status.SENT, created_ago=HOUR)
     make_email(verification, Status.SENT, created_ago=5 * HOUR)
     make_email(verification, Status.FAILED, created_ago=6 * HOUR)
@@ -46,7 +52,12 @@ def test_emails_by_status_and_kind_and_the_backlog(db, client):
     samples = scrape(client)
 
     emails = {key: n for key, n in samples.items() if key[0] == "electnepal_mailer_emails"}
-    expected = {("verification", "sent"): 2, ("verification", "failed"): 1, ("welcome", "queued"): 2, ("welcome", "sending"): 1}
+    expected = {
+        ("verification", "sent"): 2,
+        ("verification", "failed"): 1,
+        ("welcome", "queued"): 2,
+        ("welcome", "sending"): 1,
+    }
     # Every status of every kind in the window, zeros included; the reset kind is outside it.
     assert emails == {
         ("electnepal_mailer_emails", ("kind", kind), ("status", status)): float(expected.get((kind, status), 0))
@@ -132,7 +143,11 @@ def test_staff_session_gets_the_metrics(db, client, django_user_model, settings)
     assert response.status_code == 200
     assert response["Cache-Control"].startswith("max-age=0")
     names = {family.name for family in text_string_to_metric_families(response.content.decode())}
-    assert {"electnepal_mailer_emails", "electnepal_mailer_send_latency_seconds", "electnepal_mailer_limiter_waits"} <= names
+    assert {
+        "electnepal_mailer_emails",
+        "electnepal_mailer_send_latency_seconds",
+        "electnepal_mailer_limiter_waits",
+    } <= names
 
 
 @pytest.mark.parametrize(

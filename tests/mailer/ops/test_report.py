@@ -8,10 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from mailer.models import Email
 from mailer.ops import report
 from mailer.sending import limiter
 from tests.support.database import database_url
-from mailer.models import Email
 
 HOUR = timedelta(hours=1)
 Status = Email.Status
@@ -20,8 +20,12 @@ Status = Email.Status
 def make_email(template, status, *, created_ago, sent_ago=None, delivery_status="") -> Email:
     now = timezone.now()
     email = Email.objects.create(
-        template=template, to="someone@example.com", status=status, next_attempt_at=now,
-        delivery_status=delivery_status, sent_at=now - sent_ago if sent_ago is not None else None,
+        template=template,
+        to="someone@example.com",
+        status=status,
+        next_attempt_at=now,
+        delivery_status=delivery_status,
+        sent_at=now - sent_ago if sent_ago is not None else None,
     )
     Email.objects.filter(pk=email.pk).update(created_at=now - created_ago)  # auto_now_add ignores the argument
     return email
@@ -113,19 +117,33 @@ def test_a_bad_since_is_a_command_error(db, value):
 
 
 @pytest.mark.parametrize(
-    "text, expected",
-    [("24h", timedelta(hours=24)), ("90m", timedelta(minutes=90)), ("7d", timedelta(days=7)),
-     ("2w", timedelta(weeks=2)), ("1d12h", timedelta(hours=36)), (" 30S ", timedelta(seconds=30))],
+    ("text", "expected"),
+    [
+        ("24h", timedelta(hours=24)),
+        ("90m", timedelta(minutes=90)),
+        ("7d", timedelta(days=7)),
+        ("2w", timedelta(weeks=2)),
+        ("1d12h", timedelta(hours=36)),
+        (" 30S ", timedelta(seconds=30)),
+    ],
 )
 def test_parse_duration(text, expected):
     assert report.parse_duration(text) == expected
 
 
 @pytest.mark.parametrize(
-    "rate, threshold, verdict",
-    [(None, 0.05, "n/a"), (0.0, 0.05, "OK"), (0.0249, 0.05, "OK"), (0.025, 0.05, "WARNING"),
-     (0.0499, 0.05, "WARNING"), (0.05, 0.05, "OVER"), (0.0004, 0.001, "OK"), (0.0005, 0.001, "WARNING"),
-     (0.001, 0.001, "OVER")],
+    ("rate", "threshold", "verdict"),
+    [
+        (None, 0.05, "n/a"),
+        (0.0, 0.05, "OK"),
+        (0.0249, 0.05, "OK"),
+        (0.025, 0.05, "WARNING"),
+        (0.0499, 0.05, "WARNING"),
+        (0.05, 0.05, "OVER"),
+        (0.0004, 0.001, "OK"),
+        (0.0005, 0.001, "WARNING"),
+        (0.001, 0.001, "OVER"),
+    ],
 )
 def test_verdicts(rate, threshold, verdict):
     assert report.verdict(rate, threshold) == verdict

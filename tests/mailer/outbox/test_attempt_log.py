@@ -46,7 +46,9 @@ def _write_attempts(log_dir: str, writer: int, barrier) -> None:
 
     barrier.wait()  # both processes write at once
     for i in range(LINES_PER_PROCESS):
-        email = Email(pk=writer * 100_000 + i, template="accounts/verification", to=f"person{i}@example.com", attempts=1)
+        email = Email(
+            pk=writer * 100_000 + i, template="accounts/verification", to=f"person{i}@example.com", attempts=1
+        )
         if i % FAILED_EVERY == 0:
             log_attempt(email, Email.Status.FAILED, time.monotonic(), error="MessageRejected: address blacklisted")
         else:

@@ -18,7 +18,16 @@ from mailer.outbox import state
 from mailer.outbox.delivery import Dispatcher, backoff_delay
 from mailer.sending import breaker
 from tests.support.database import database_url
-from tests.support.outbox import CONTEXT, TEMPLATE, all_final, burst_through, delivery_report, due_rows, queue, queue_many, wait_final
+from tests.support.outbox import (
+    CONTEXT,
+    all_final,
+    burst_through,
+    delivery_report,
+    due_rows,
+    queue,
+    queue_many,
+    wait_final,
+)
 from tests.support.processes import WorkerProcess, broker
 from tests.support.proxy import TCPProxy
 from tests.support.waits import wait_for
@@ -250,8 +259,11 @@ def test_postgresql_cut_off_mid_burst_loses_nothing_and_sends_nothing_twice(tran
     """
     ses.faults.delay = 0.02
     proxy = TCPProxy(int(connection.settings_dict["PORT"] or 5432)).start()
-    env = {**worker_env, "DATABASE_URL": database_url(connection, host="127.0.0.1", port=proxy.port),
-           "MAILER_LEASE_SECONDS": "10"}
+    env = {
+        **worker_env,
+        "DATABASE_URL": database_url(connection, host="127.0.0.1", port=proxy.port),
+        "MAILER_LEASE_SECONDS": "10",
+    }
     try:
         with broker(app, worker_env["REDIS_URL"]):
             worker = WorkerProcess(env).start()

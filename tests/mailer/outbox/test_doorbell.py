@@ -161,8 +161,12 @@ def test_redis_down_at_commit_delays_but_loses_nothing(transactional_db, ses, pr
                 started = time.monotonic()
                 response = client.post(
                     "/auth/signup/",
-                    {"username": f"voter{i}", "email": f"voter{i}@example.com", "password1": "kathmandu-2082-x",
-                     "password2": "kathmandu-2082-x"},
+                    {
+                        "username": f"voter{i}",
+                        "email": f"voter{i}@example.com",
+                        "password1": "kathmandu-2082-x",
+                        "password2": "kathmandu-2082-x",
+                    },
                 )
                 slowest = max(slowest, time.monotonic() - started)
                 assert response.status_code == 302 and response["Location"] == "/auth/login/"
@@ -203,7 +207,10 @@ def test_a_bulk_backlog_does_not_hold_up_a_password_reset(e2e, ses, settings):
     urgent.refresh_from_db()
     bulk_before = Email.objects.filter(priority="bulk", sent_at__gt=urgent.created_at, sent_at__lt=urgent.sent_at)
     latency = (urgent.sent_at - urgent.created_at).total_seconds()
-    print(f"\npriority: reset sent {latency * 1000:.0f} ms after it was queued, {bulk_before.count()} bulk sends in between")
+    print(
+        f"\npriority: reset sent {latency * 1000:.0f} ms after it was queued, "
+        f"{bulk_before.count()} bulk sends in between"
+    )
     # At most the bulk sends already holding the next slots (MAILER_CLAIM_HORIZON_SECONDS
     # at 10 per second: one or two) go first; the rest of the backlog waits.
     assert bulk_before.count() <= 2

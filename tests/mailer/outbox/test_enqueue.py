@@ -13,10 +13,13 @@ from tests.support.outbox import CONTEXT, TEMPLATE, queue, wait_final
 
 
 def test_rollback_leaves_neither_row_nor_email(e2e, ses):
-    with pytest.raises(RuntimeError):
+    def enqueue_then_fail():
         with transaction.atomic():
             mail.enqueue(template=TEMPLATE, to="ghost@example.com", context=CONTEXT)
             raise RuntimeError("the caller's change failed")
+
+    with pytest.raises(RuntimeError, match="the caller's change failed"):
+        enqueue_then_fail()
     assert not Email.objects.filter(to="ghost@example.com").exists()
     # A later email passes through the same queue: once it has arrived, anything
     # published for the rolled-back one would have arrived too.
@@ -24,7 +27,9 @@ def test_rollback_leaves_neither_row_nor_email(e2e, ses):
     assert [m["To"] for m in ses.sent()] == ["marker@example.com"]
 
 
-@pytest.mark.parametrize("address", ["sita@example.com\r\nBcc: evil@example.com", "sita@example.com\nX: 1", "a\rb@example.com"])
+@pytest.mark.parametrize(
+    "address", ["sita@example.com\r\nBcc: evil@example.com", "sita@example.com\nX: 1", "a\rb@example.com"]
+)
 def test_the_outbox_refuses_an_address_with_a_line_break(db, address):
     with pytest.raises(ValidationError):
         mail.enqueue(template="accounts/email/welcome", to=address, context={})
@@ -44,9 +49,16 @@ def test_the_prepared_insert_writes_what_the_orm_writes(db):
     from mailer.outbox.enqueue import _insert
 
     now = timezone.now()
-    fields = {"template": "accounts/email/welcome", "to": "sita@example.com", "language": "ne", "priority": "high",
-              "context": {"first_name": "सीता", "n": [1, 2]}, "secret_context": "cipher", "next_attempt_at": now,
-              "expires_at": now + timedelta(hours=72)}
+    fields = {
+        "template": "accounts/email/welcome",
+        "to": "sita@example.com",
+        "language": "ne",
+        "priority": "high",
+        "context": {"first_name": "सीता", "n": [1, 2]},
+        "secret_context": "cipher",
+        "next_attempt_at": now,
+        "expires_at": now + timedelta(hours=72),
+    }
     ours = Email(**fields)
     _insert([ours])
     (theirs,) = Email.objects.bulk_create([Email(**fields)])

@@ -27,9 +27,15 @@ PERSONAL = {"first_name": "सीता", "username": "sita"}
 
 def row(to="Sita@Example.com", status=Status.QUEUED, **fields) -> Email:
     now = timezone.now()
-    defaults = {"template": "accounts/email/welcome", "to": to, "next_attempt_at": now, "status": status,
-                "context": PERSONAL, "errors": [{"attempt": 1, "error": f"MessageRejected: {to}"}],
-                "last_error": f"MessageRejected: {to}"}
+    defaults = {
+        "template": "accounts/email/welcome",
+        "to": to,
+        "next_attempt_at": now,
+        "status": status,
+        "context": PERSONAL,
+        "errors": [{"attempt": 1, "error": f"MessageRejected: {to}"}],
+        "last_error": f"MessageRejected: {to}",
+    }
     if status == Status.SENT:
         defaults.update(message_id=f"0100{uuid.uuid4().hex}", sent_at=now, errors=[], last_error="")
     return Email.objects.create(**{**defaults, **fields})
@@ -46,8 +52,13 @@ ERASED = ("", {}, [], "")
 def test_final_rows_are_erased_at_once_with_their_events(db):
     sent = row(status=Status.SENT)
     failed = row(to="sita@example.com", status=Status.FAILED)
-    EmailEvent.objects.create(email=sent, message_id=sent.message_id, type="delivery", recipient=sent.to,
-                              payload={"mail": {"destination": [sent.to]}})
+    EmailEvent.objects.create(
+        email=sent,
+        message_id=sent.message_id,
+        type="delivery",
+        recipient=sent.to,
+        payload={"mail": {"destination": [sent.to]}},
+    )
     other = row(to="ram@example.com", status=Status.SENT)
 
     counts = mail.recipient_erase(addresses=["SITA@example.com"])
@@ -58,7 +69,11 @@ def test_final_rows_are_erased_at_once_with_their_events(db):
     # What the counts need stays: kind, status, message id, timestamps.
     sent.refresh_from_db()
     assert (sent.template, sent.status, sent.sent_at is not None, sent.erase_when_final) == (
-        "accounts/email/welcome", Status.SENT, True, True)
+        "accounts/email/welcome",
+        Status.SENT,
+        True,
+        True,
+    )
     assert personal(other)[0] == "ram@example.com" and personal(other)[1] == PERSONAL
 
 
@@ -106,9 +121,14 @@ def test_unflagged_rows_end_as_before(db):
 
 def test_a_rollback_erases_nothing(db):
     sent, queued = row(status=Status.SENT), row()
-    with pytest.raises(RuntimeError), transaction.atomic():
-        mail.recipient_erase(addresses=["sita@example.com"])
-        raise RuntimeError("the deletion failed")
+
+    def erase_then_fail():
+        with transaction.atomic():
+            mail.recipient_erase(addresses=["sita@example.com"])
+            raise RuntimeError("the deletion failed")
+
+    with pytest.raises(RuntimeError, match="the deletion failed"):
+        erase_then_fail()
     assert personal(sent)[0] == personal(queued)[0] == "Sita@Example.com"
     assert not Email.objects.filter(erase_when_final=True).exists()
 

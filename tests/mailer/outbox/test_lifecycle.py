@@ -26,7 +26,7 @@ def test_rolling_restarts_during_a_burst_lose_nothing_and_send_nothing_twice(
         try:
             queue_many(400)
             for restart in range(6):
-                wait_for(lambda: Email.objects.filter(status="sent").count() >= 40 * (restart + 1), timeout=60)
+                wait_for(lambda n=40 * (restart + 1): Email.objects.filter(status="sent").count() >= n, timeout=60)
                 old = workers[restart % 2]
                 began = time.monotonic()
                 old.stop()
@@ -37,8 +37,11 @@ def test_rolling_restarts_during_a_burst_lose_nothing_and_send_nothing_twice(
             for worker in workers:
                 worker.stop()
     report = delivery_report(ses, 400)
-    print(f"\n6 rolling restarts (SIGTERM) during 400 emails: {report}; stops took "
-          + ", ".join(f"{s:.1f}" for s in stops) + " s")
+    print(
+        f"\n6 rolling restarts (SIGTERM) during 400 emails: {report}; stops took "
+        + ", ".join(f"{s:.1f}" for s in stops)
+        + " s"
+    )
     assert report["lost"] == 0 and report["duplicated"] == 0 and report["failed"] == 0
     assert all(s < 15 for s in stops)  # a warm shutdown, never the SIGKILL after stop()'s timeout
     assert not Email.objects.filter(attempts__gt=1).exists()  # nothing was taken back and tried again

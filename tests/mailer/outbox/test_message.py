@@ -19,7 +19,9 @@ def test_headers(db, settings):
     settings.DEFAULT_FROM_EMAIL = "ElectNepal <no-reply@electnepal.test>"
     with transaction.atomic():
         (email,) = mail.enqueue(
-            template="accounts/email/welcome", to="sita@example.com", language="ne",
+            template="accounts/email/welcome",
+            to="sita@example.com",
+            language="ne",
             context={"first_name": "सीता", "username": "sita", "login_url": f"{settings.SITE_URL}/auth/login/"},
         )
     message = _message(email)
@@ -36,8 +38,11 @@ def test_headers(db, settings):
 def test_boundaries_are_random_and_drawn_up_front(db, settings):
     """OutboxMessage sets every multipart boundary; the parts come back whole, boundaries never repeat."""
     with transaction.atomic():
-        (email,) = mail.enqueue(template="accounts/email/welcome", to="sita@example.com",
-                                context={"first_name": "Sita", "username": "sita", "login_url": "https://x.test/"})
+        (email,) = mail.enqueue(
+            template="accounts/email/welcome",
+            to="sita@example.com",
+            context={"first_name": "Sita", "username": "sita", "login_url": "https://x.test/"},
+        )
     built = [build_message(email).message() for _ in range(2)]
     boundaries = [m.get_boundary() for m in built]
     assert all(re.fullmatch(r"=+[0-9a-f]{32}==", b) for b in boundaries) and boundaries[0] != boundaries[1]

@@ -34,8 +34,9 @@ SENDER = "ElectNepal <no-reply@electnepal.test>"
 
 
 def select_send_again(client, *emails: Email):
-    return client.post("/admin/mailer/email/", {"action": "send_again", "_selected_action": [e.pk for e in emails]},
-                       follow=True)
+    return client.post(
+        "/admin/mailer/email/", {"action": "send_again", "_selected_action": [e.pk for e in emails]}, follow=True
+    )
 
 
 def test_send_again_queues_a_new_row_that_the_worker_sends(e2e, ses, staff_client, settings):
@@ -60,8 +61,13 @@ def test_send_again_queues_a_new_row_that_the_worker_sends(e2e, ses, staff_clien
 
 def test_send_again_button_on_a_bounced_row(e2e, ses, staff_client):
     # The bounce suppressed the address; staff deleted the entry once it worked again.
-    bounced = make_row(status=Status.SENT, delivery_status="bounced", to="fixed@example.com",
-                       sent_at=timezone.now(), message_id="0100-bounced")
+    bounced = make_row(
+        status=Status.SENT,
+        delivery_status="bounced",
+        to="fixed@example.com",
+        sent_at=timezone.now(),
+        message_id="0100-bounced",
+    )
     page = staff_client.get(change_url(bounced)).content.decode()
     assert f'action="{send_again_url(bounced)}"' in page
 
@@ -83,8 +89,11 @@ def test_send_again_respects_the_suppression_list(staff_client):
 
 
 def test_send_again_refuses_an_email_with_a_one_time_link(staff_client):
-    email = make_row(template=VERIFICATION, expires_at=timezone.now() + timedelta(hours=1),
-                     context={"first_name": "Kamala", "username": "kamala", "ttl_hours": 72})
+    email = make_row(
+        template=VERIFICATION,
+        expires_at=timezone.now() + timedelta(hours=1),
+        context={"first_name": "Kamala", "username": "kamala", "ttl_hours": 72},
+    )
     response = select_send_again(staff_client, email)
     assert Email.objects.count() == 1
     assert any("ask the user to request a new link" in m for m in messages_of(response))
@@ -110,11 +119,18 @@ def test_email_resend_reports_every_row(db):
     result = resend.email_resend(email_ids=[failed.pk, transient_bounce.pk, emptied.pk, probe.pk, 999999, failed.pk])
     assert set(result.queued) == {failed.pk, probe.pk}
     assert result.refused == {
-        transient_bounce.pk: resend.NOT_RESENDABLE, emptied.pk: resend.CONTEXT_GONE, 999999: resend.MISSING,
+        transient_bounce.pk: resend.NOT_RESENDABLE,
+        emptied.pk: resend.CONTEXT_GONE,
+        999999: resend.MISSING,
     }
     new = Email.objects.get(pk=result.queued[failed.pk])
     assert (new.status, new.to, new.context, new.attempts, new.errors) == (
-        Status.QUEUED, "kamala@example.com", CONTEXT, 0, [])
+        Status.QUEUED,
+        "kamala@example.com",
+        CONTEXT,
+        0,
+        [],
+    )
 
 
 def test_send_again_url_takes_post_only(staff_client):

@@ -27,8 +27,13 @@ OWNER = "host-a:100:abcdef"
 
 
 def queued(**fields) -> Email:
-    defaults = {"template": "accounts/email/welcome", "to": "Sita@Example.com", "next_attempt_at": timezone.now(),
-                "context": {"first_name": "सीता", "n": 1}, "errors": [{"attempt": 1, "error": "x"}]}
+    defaults = {
+        "template": "accounts/email/welcome",
+        "to": "Sita@Example.com",
+        "next_attempt_at": timezone.now(),
+        "context": {"first_name": "सीता", "n": 1},
+        "errors": [{"attempt": 1, "error": "x"}],
+    }
     return Email.objects.create(**{**defaults, **fields})
 
 
@@ -44,7 +49,9 @@ def test_a_claimed_row_is_the_row_as_the_orm_reads_it(db, settings):
     assert (stored.status, stored.attempts, stored.claimed_by) == (Status.SENDING, 1, OWNER)
     assert stored.context == {"first_name": "सीता", "n": 1} and stored.errors == [{"attempt": 1, "error": "x"}]
     lease = stored.lease_expires_at - before
-    assert timedelta(seconds=settings.MAILER_LEASE_SECONDS) <= lease < timedelta(seconds=settings.MAILER_LEASE_SECONDS + 5)
+    assert (
+        timedelta(seconds=settings.MAILER_LEASE_SECONDS) <= lease < timedelta(seconds=settings.MAILER_LEASE_SECONDS + 5)
+    )
     assert claimed._state.adding is False and claimed._state.db == "default"
 
 
@@ -52,7 +59,9 @@ def test_security_email_is_claimed_first_then_the_oldest(db):
     now = timezone.now()
     old_bulk = queued(to="old-bulk@example.com", next_attempt_at=now - timedelta(minutes=5))
     new_high = queued(to="new-high@example.com", priority=Email.Priority.HIGH, next_attempt_at=now)
-    old_high = queued(to="old-high@example.com", priority=Email.Priority.HIGH, next_attempt_at=now - timedelta(minutes=1))
+    old_high = queued(
+        to="old-high@example.com", priority=Email.Priority.HIGH, next_attempt_at=now - timedelta(minutes=1)
+    )
     new_bulk = queued(to="new-bulk@example.com", next_attempt_at=now)
     queued(to="later@example.com", priority=Email.Priority.HIGH, next_attempt_at=now + timedelta(minutes=1))
 
@@ -126,8 +135,9 @@ def test_workers_claiming_at_once_take_different_rows(transactional_db):
 
 
 def test_mark_sent_records_a_batch_in_one_statement_and_erases_secrets(db):
-    emails = [queued(to=f"s{i}@example.com", secret_context="ciphertext", last_error="Throttling: earlier")
-              for i in range(5)]
+    emails = [
+        queued(to=f"s{i}@example.com", secret_context="ciphertext", last_error="Throttling: earlier") for i in range(5)
+    ]
     state.claim_due(limit=5, owner=OWNER)
     before = timezone.now()
 
@@ -137,7 +147,12 @@ def test_mark_sent_records_a_batch_in_one_statement_and_erases_secrets(db):
 
     for email in Email.objects.filter(pk__in=[e.pk for e in emails]):
         assert (email.status, email.message_id, email.last_error, email.secret_context, email.claimed_by) == (
-            Status.SENT, f"0100-{email.pk}", "", "", "")
+            Status.SENT,
+            f"0100-{email.pk}",
+            "",
+            "",
+            "",
+        )
         assert email.lease_expires_at is None and before <= email.sent_at == email.updated_at <= timezone.now()
         assert email.context == {"first_name": "सीता", "n": 1} and email.errors == [{"attempt": 1, "error": "x"}]
 
@@ -162,7 +177,12 @@ def test_release_gives_the_attempt_back_and_records_nothing(db):
     assert state.release([email.pk], owner=OWNER) == 1
     email.refresh_from_db()
     assert (email.status, email.attempts, email.claimed_by, email.errors, email.lease_expires_at) == (
-        Status.QUEUED, 0, "", [], None)
+        Status.QUEUED,
+        0,
+        "",
+        [],
+        None,
+    )
 
 
 def test_requeue_keeps_the_error_and_marks_the_providers(db):
@@ -172,7 +192,11 @@ def test_requeue_keeps_the_error_and_marks_the_providers(db):
     assert state.requeue(claimed, due_at=due, error="ServiceUnavailable: 503", owner=OWNER, provider=True)
     email.refresh_from_db()
     assert (email.status, email.attempts, email.next_attempt_at, email.last_error) == (
-        Status.QUEUED, 1, due, "ServiceUnavailable: 503")
+        Status.QUEUED,
+        1,
+        due,
+        "ServiceUnavailable: 503",
+    )
     assert email.errors[0]["provider"] is True and email.errors[0]["attempt"] == 1
     assert state.own_failures(email) == 0
     Email.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
@@ -257,15 +281,32 @@ print(json.dumps({"order": [e.priority for e in first], "context": first[1].cont
 
 def test_the_claim_works_on_sqlite(tmp_path):
     """``make run`` and a fresh checkout use SQLite: RETURNING needs SQLite 3.35 or newer."""
-    env = {"DJANGO_SETTINGS_MODULE": "electnepal.settings", "READ_DOT_ENV": "false", "SECRET_KEY": secrets.token_urlsafe(50),
-           "SITE_URL": "https://electnepal.test", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "LOG_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + SQLITE_SCRIPT], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        "DJANGO_SETTINGS_MODULE": "electnepal.settings",
+        "READ_DOT_ENV": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SITE_URL": "https://electnepal.test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "LOG_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + SQLITE_SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) == {
-        "order": ["high", "bulk"], "context": {"a": "सीता"}, "second": [], "marked": 2,
+        "order": ["high", "bulk"],
+        "context": {"a": "सीता"},
+        "second": [],
+        "marked": 2,
         "sent": [["sent", "0100-1", ""], ["sent", "0100-2", ""]],
-        "suppressed": [True, False], "among": ["GONE@example.com"],
+        "suppressed": [True, False],
+        "among": ["GONE@example.com"],
     }
 
 

@@ -25,16 +25,28 @@ from worker import app
 
 
 def row(**fields) -> Email:
-    return Email.objects.create(**{"template": TEMPLATE, "context": CONTEXT, "next_attempt_at": timezone.now(), **fields})
+    return Email.objects.create(
+        **{"template": TEMPLATE, "context": CONTEXT, "next_attempt_at": timezone.now(), **fields}
+    )
 
 
 def test_the_sweep_takes_back_dead_claims_and_rings_for_due_email(e2e, ses):
     now = timezone.now()
     orphan = row(to="orphan@example.com")  # due, and no doorbell rang for it
-    abandoned = row(to="abandoned@example.com", status=Email.Status.SENDING, attempts=1, claimed_by="gone:1:x",
-                    lease_expires_at=now - timedelta(seconds=1))
-    held = row(to="held@example.com", status=Email.Status.SENDING, attempts=1, claimed_by="alive:2:y",
-               lease_expires_at=now + timedelta(seconds=60))
+    abandoned = row(
+        to="abandoned@example.com",
+        status=Email.Status.SENDING,
+        attempts=1,
+        claimed_by="gone:1:x",
+        lease_expires_at=now - timedelta(seconds=1),
+    )
+    held = row(
+        to="held@example.com",
+        status=Email.Status.SENDING,
+        attempts=1,
+        claimed_by="alive:2:y",
+        lease_expires_at=now + timedelta(seconds=60),
+    )
 
     assert email_sweep() == {"reclaimed": 1, "rung": 1}
     wait_for(lambda: Email.objects.filter(pk__in=[orphan.pk, abandoned.pk], status="sent").count() == 2)
@@ -145,8 +157,11 @@ def test_redis_restarted_mid_burst_loses_nothing(transactional_db, ses, worker_e
     finally:
         redis_server.cleanup()
     report = delivery_report(ses, 300)
-    print(f"\nRedis restarted ({'data kept' if appendonly else 'data lost'}):", report,
-          f"last email {after:.1f} s after Redis was back")
+    print(
+        f"\nRedis restarted ({'data kept' if appendonly else 'data lost'}):",
+        report,
+        f"last email {after:.1f} s after Redis was back",
+    )
     assert report["lost"] == 0 and report["failed"] == 0
     # Sends in flight are recorded in PostgreSQL, not Redis: nothing is sent twice.
     assert report["duplicated"] == 0

@@ -5,6 +5,6 @@ from tests.support.rendering import SPEC_KINDS
 
 
 def test_every_spec_kind_exists_in_english_and_nepali():
-    assert SPEC_KINDS <= set(samples.kinds())
+    assert set(samples.kinds()) >= SPEC_KINDS
     for kind in SPEC_KINDS:
         assert samples.languages_of(kind) == ["en", "ne"], kind

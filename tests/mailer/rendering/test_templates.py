@@ -36,7 +36,7 @@ def links(text: str) -> set[str]:
     return {url.rstrip(".,;:)") for url in URL.findall(text)}
 
 
-@pytest.mark.parametrize("kind, language", CASES)
+@pytest.mark.parametrize(("kind", "language"), CASES)
 def test_parts(kind, language):
     email = samples.render_sample(kind, language)
     assert email.subject.startswith("[ElectNepal] ") and len(email.subject) > len("[ElectNepal] ") + 3
@@ -53,7 +53,7 @@ def test_parts(kind, language):
         assert url.startswith(settings.SITE_URL), url
 
 
-@pytest.mark.parametrize("kind, language", CASES)
+@pytest.mark.parametrize(("kind", "language"), CASES)
 def test_html_is_fit_for_mail_clients(kind, language):
     html = samples.render_sample(kind, language).html
     assert html.lstrip().lower().startswith("<!doctype html>")
@@ -86,11 +86,20 @@ def test_nepali_is_nepali(kind):
 
 
 @pytest.mark.parametrize(
-    "kind, hours, en, ne",
+    ("kind", "hours", "en", "ne"),
     [
-        ("accounts/email/verification", "72", "If you did not sign up, ignore this email", "तपाईंले दर्ता गर्नुभएको होइन भने"),
-        ("accounts/email/password_reset", "24", "If you did not ask for this, ignore this email",
-         "तपाईंले अनुरोध गर्नुभएको होइन भने"),
+        (
+            "accounts/email/verification",
+            "72",
+            "If you did not sign up, ignore this email",
+            "तपाईंले दर्ता गर्नुभएको होइन भने",
+        ),
+        (
+            "accounts/email/password_reset",
+            "24",
+            "If you did not ask for this, ignore this email",
+            "तपाईंले अनुरोध गर्नुभएको होइन भने",
+        ),
     ],
 )
 def test_link_emails_state_the_expiry_and_what_to_do(kind, hours, en, ne):
@@ -103,8 +112,11 @@ def test_link_emails_state_the_expiry_and_what_to_do(kind, hours, en, ne):
 
 def test_user_text_is_escaped_in_html_and_kept_in_text():
     notes = 'Fix the <b>photo</b> & "ward" <script>alert(1)</script>'
-    context = {**samples.sample_context("candidates/email/rejection", "en"), "notes": notes,
-               "full_name_en": "<i>Hari</i>"}
+    context = {
+        **samples.sample_context("candidates/email/rejection", "en"),
+        "notes": notes,
+        "full_name_en": "<i>Hari</i>",
+    }
     email = templates.render(template="candidates/email/rejection", context=context, language="en")
     assert notes in email.text and "<i>Hari</i>" in email.text
     assert "<script>" not in email.html and "<b>photo</b>" not in email.html and "<i>Hari</i>" not in email.html
@@ -117,7 +129,14 @@ def test_user_text_is_escaped_in_html_and_kept_in_text():
 HEADER_PAYLOAD = "Sita\r\nBcc: evil@example.com\r\nX-Injected: 1\nSubject: spoofed"
 HTML_PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)><a href="https://evil.example">click</a>'
 EXPECTED_HEADERS = {
-    "Content-Type", "MIME-Version", "Subject", "From", "To", "Date", "Message-ID", "Reply-To",
+    "Content-Type",
+    "MIME-Version",
+    "Subject",
+    "From",
+    "To",
+    "Date",
+    "Message-ID",
+    "Reply-To",
 }
 
 
@@ -141,8 +160,11 @@ def built(kind: str, language: str, payload: str):
     context = poisoned(samples.sample_context(kind, language), payload)
     links = {k: v for k, v in context.items() if k.endswith("_url")}
     email = Email(
-        template=kind, to="sita@example.com", language=language,
-        context={k: v for k, v in context.items() if k not in links}, secret_context=secret_context.encrypt(links),
+        template=kind,
+        to="sita@example.com",
+        language=language,
+        context={k: v for k, v in context.items() if k not in links},
+        secret_context=secret_context.encrypt(links),
     )
     return build_message(email)
 
@@ -153,7 +175,7 @@ def test_every_kind_of_email_is_covered():
     assert {"registration_confirmation", "admin_notification", "approval", "rejection"} <= kinds
 
 
-@pytest.mark.parametrize("kind,language", every_email())
+@pytest.mark.parametrize(("kind", "language"), every_email())
 def test_user_text_adds_no_header(kind, language):
     built_message = built(kind, language, HEADER_PAYLOAD)
     # The subject is one line: line breaks from user text became spaces.
@@ -190,7 +212,7 @@ def assert_inert(html: str):
     return page
 
 
-@pytest.mark.parametrize("kind,language", every_email())
+@pytest.mark.parametrize(("kind", "language"), every_email())
 def test_user_text_is_escaped_in_the_html_part(kind, language):
     page = assert_inert(built(kind, language, HTML_PAYLOAD).alternatives[0][0])
     if not kind.startswith("mailer/"):  # these show the user's name or profile: as text
@@ -202,8 +224,11 @@ def test_admin_notes_with_html_arrive_as_text():
     context = {**samples.sample_context("candidates/email/rejection", "en"), "notes": notes}
     links = {k: v for k, v in context.items() if k.endswith("_url")}
     email = Email(
-        template="candidates/email/rejection", to="hari@example.com", language="en",
-        context={k: v for k, v in context.items() if k not in links}, secret_context=secret_context.encrypt(links),
+        template="candidates/email/rejection",
+        to="hari@example.com",
+        language="en",
+        context={k: v for k, v in context.items() if k not in links},
+        secret_context=secret_context.encrypt(links),
     )
     message = build_message(email)
     html = message.alternatives[0][0]

@@ -1,4 +1,7 @@
-"""``mailer.sending.breaker`` on the real Redis: provider errors in a row pause every worker, doubling; SES down end to end."""
+"""``mailer.sending.breaker`` on the real Redis: provider errors in a row pause every worker, doubling.
+
+Also SES down, end to end.
+"""
 
 import time
 
@@ -74,8 +77,12 @@ def test_without_redis_nothing_is_paused_and_nothing_raises(db, settings):
 
 def test_ses_down_for_a_while_then_back(transactional_db, ses, private_redis, worker_env):
     """SES answers 503 to everything for 4 s: nothing is lost or failed, and sending resumes by itself."""
-    env = {**worker_env, "MAILER_PAUSE_BASE_SECONDS": "0.5", "MAILER_PAUSE_CAP_SECONDS": "2",
-           "MAILER_MAX_ATTEMPTS": "3"}
+    env = {
+        **worker_env,
+        "MAILER_PAUSE_BASE_SECONDS": "0.5",
+        "MAILER_PAUSE_CAP_SECONDS": "2",
+        "MAILER_MAX_ATTEMPTS": "3",
+    }
     with broker(app, private_redis.url):
         worker = WorkerProcess(env).start()
         try:
@@ -92,8 +99,10 @@ def test_ses_down_for_a_while_then_back(transactional_db, ses, private_redis, wo
         finally:
             worker.stop()
     report = delivery_report(ses, 220)
-    print(f"\nSES down 4 s: {requests_while_down} requests while down; {report}; "
-          f"last email {last - back:.1f} s after SES came back")
+    print(
+        f"\nSES down 4 s: {requests_while_down} requests while down; {report}; "
+        f"last email {last - back:.1f} s after SES came back"
+    )
     assert report["lost"] == 0 and report["failed"] == 0 and report["duplicated"] == 0
     # Paused, not hammering: far fewer tries than emails, and none used up an email's attempts.
     assert requests_while_down < 100

@@ -70,7 +70,9 @@ def test_latency_and_duration_of_emails_sent_by_the_worker(e2e, ses, client):
         assert total >= 0.3 * sent
     duration, count, total = histogram(samples, "electnepal_mailer_send_duration_seconds")
     assert count == 5 and dict(duration)[0.25] == 0 and total >= 1.5
-    latency_sum = sum(histogram(samples, "electnepal_mailer_send_latency_seconds", priority=p)[2] for p in ("bulk", "high"))
+    latency_sum = sum(
+        histogram(samples, "electnepal_mailer_send_latency_seconds", priority=p)[2] for p in ("bulk", "high")
+    )
     assert latency_sum >= total  # created → accepted contains the send call
 
 
@@ -80,8 +82,13 @@ def test_a_wait_for_a_send_slot_is_recorded(transactional_db, ses, client, setti
     interval = limiter.interval()
     transport.connection()  # the SES client of these settings, built: a cold first send would miss its slot
     for i in range(2):
-        Email.objects.create(template=TEMPLATE, to=f"slot{i}@example.com", context=CONTEXT,
-                             next_attempt_at=timezone.now(), priority="high")
+        Email.objects.create(
+            template=TEMPLATE,
+            to=f"slot{i}@example.com",
+            context=CONTEXT,
+            next_attempt_at=timezone.now(),
+            priority="high",
+        )
     Dispatcher().drain(budget=5)
     # Both sent (a late doorbell of an earlier test may have had the suite's worker send one).
     assert Email.objects.filter(status="sent").count() == 2

@@ -1,7 +1,6 @@
 """What SES and SMTP errors mean (mailer.sending.errors): transient (retry later) or permanent (fail now)."""
 
 import smtplib
-import socket
 
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
@@ -11,7 +10,9 @@ from mailer.sending.errors import DAILY_QUOTA_DELAY, NothingSent, classify
 
 
 def ses_error(code: str, message: str = "", status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "SendEmail")
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "SendEmail"
+    )
 
 
 def _id(exc) -> str:
@@ -36,7 +37,7 @@ def _id(exc) -> str:
         smtplib.SMTPResponseException(451, b"Local error"),
         smtplib.SMTPResponseException(454, b"TLS not available"),
         smtplib.SMTPRecipientsRefused({"a@example.com": (450, b"Mailbox busy")}),
-        socket.timeout("timed out"),
+        TimeoutError("timed out"),
         ConnectionRefusedError(111, "refused"),
         NothingSent("nothing"),
     ],
@@ -74,8 +75,12 @@ def test_daily_quota_waits_minutes():
 
 @pytest.mark.parametrize(
     "code",
-    ["AccountSendingPausedException", "SendingPausedException", "ConfigurationSetSendingPausedException",
-     "AccountSuspendedException"],
+    [
+        "AccountSendingPausedException",
+        "SendingPausedException",
+        "ConfigurationSetSendingPausedException",
+        "AccountSuspendedException",
+    ],
 )
 def test_a_paused_account_halts_sending_instead_of_failing_the_email(code):
     outcome = classify(ses_error(code, "Sending is paused for this account."))
@@ -83,7 +88,8 @@ def test_a_paused_account_halts_sending_instead_of_failing_the_email(code):
 
 
 @pytest.mark.parametrize(
-    "exc", [ses_error("Throttling", "Maximum sending rate exceeded."), ses_error("TooManyRequestsException", "")],
+    "exc",
+    [ses_error("Throttling", "Maximum sending rate exceeded."), ses_error("TooManyRequestsException", "")],
     ids=_id,
 )
 def test_rate_throttling_slows_down_rather_than_pausing(exc):

@@ -17,7 +17,6 @@ from tests.support.processes import WorkerProcess, broker
 from tests.support.waits import wait_for
 from worker import app
 
-
 # Slot times are this process's clock at the call plus Redis's offsets: on a loaded machine the
 # two calls' round trips differ by a few ms (0.03 s of slack; a wrong slot is a whole interval off).
 
@@ -120,8 +119,9 @@ def timing_ses(tmp_path):
     from tests.support.processes import free_port
 
     port, log = free_port(), tmp_path / "arrivals.txt"
-    process = subprocess.Popen([sys.executable, "-m", "tests.support.fake_ses", str(port), str(log)],
-                               cwd=django_settings.BASE_DIR)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fake_ses", str(port), str(log)], cwd=django_settings.BASE_DIR
+    )
     url = f"http://127.0.0.1:{port}"
 
     def up():
@@ -153,7 +153,10 @@ def test_send_rate_holds_across_worker_processes(transactional_db, private_redis
     first = times[0]
     in_ten_seconds = sum(1 for t in times if t < first + 10)
     busiest_second = max(sum(1 for u in times[i:] if u < t + 1) for i, t in enumerate(times))
-    print(f"\nrate limit 20/s, 2 workers x 2 processes: {in_ten_seconds} sent in 10 s, busiest 1-s window {busiest_second}")
+    print(
+        f"\nrate limit 20/s, 2 workers x 2 processes: {in_ten_seconds} sent in 10 s, "
+        f"busiest 1-s window {busiest_second}"
+    )
     assert in_ten_seconds <= 210
     # Slots leave the workers MAILER_RATE_HEADROOM apart; what arrives is also shifted by the
     # trip to SES, which on a loaded 2-core machine can squeeze one more send into a sliding
@@ -169,8 +172,11 @@ def test_security_email_goes_out_when_bulk_email_has_used_its_share_of_the_quota
     queue_many(10, prefix="bulk")
     wait_for(lambda: Email.objects.filter(status="sent").count() == 8, timeout=30)
     queue_many(2, prefix="reset", priority=Email.Priority.HIGH)
-    wait_for(lambda: Email.objects.filter(status="sent", priority="high").count() == 2, timeout=30,
-             message="the reset emails, sent from the reserve")
+    wait_for(
+        lambda: Email.objects.filter(status="sent", priority="high").count() == 2,
+        timeout=30,
+        message="the reset emails, sent from the reserve",
+    )
     assert Email.objects.filter(status="queued").count() == 2  # bulk waits for its share to free
     assert Email.objects.filter(status="sent", priority="bulk").count() == 8
 
@@ -236,8 +242,12 @@ def test_workers_settle_at_the_rate_ses_accepts(transactional_db, private_redis,
     from tests.support.processes import free_port
 
     ses = SES(free_port(), options=("--rate", "10"), log=None)
-    env = {**worker_env, "MAILER_MAX_SEND_RATE": "20", "AWS_SES_REGION_ENDPOINT_URL": ses.url,
-           "MAILER_THROTTLE_RECOVERY_SECONDS": "30"}
+    env = {
+        **worker_env,
+        "MAILER_MAX_SEND_RATE": "20",
+        "AWS_SES_REGION_ENDPOINT_URL": ses.url,
+        "MAILER_THROTTLE_RECOVERY_SECONDS": "30",
+    }
     try:
         with broker(app, private_redis.url):
             queue_many(150)

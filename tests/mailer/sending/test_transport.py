@@ -53,9 +53,13 @@ def test_one_connection_per_thread_and_one_boto3_client_per_process(ses, setting
 def test_configuration_set_header_reaches_ses(e2e, ses, settings):
     import boto3
 
-    boto3.client("sesv2", region_name=settings.AWS_SES_REGION_NAME, endpoint_url=ses.url,
-                 aws_access_key_id="testing", aws_secret_access_key="testing").create_configuration_set(
-        ConfigurationSetName="electnepal-events")
+    boto3.client(
+        "sesv2",
+        region_name=settings.AWS_SES_REGION_NAME,
+        endpoint_url=ses.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_configuration_set(ConfigurationSetName="electnepal-events")
     settings.AWS_SES_CONFIGURATION_SET = "electnepal-events"
 
     assert wait_final(queue()).status == Email.Status.SENT

@@ -34,8 +34,10 @@ def test_worker_ready_renders_every_kind_in_every_language_and_opens_the_backend
     assert "accounts/email/password_reset.ne.html" in loader.get_template_cache
     assert transport.connection().connection is not None  # the shared boto3 client is built
     expected = len(samples.kinds()) * len(samples.languages())
-    assert f"INFO mailer worker warm-up: {expected} emails rendered, django_ses.SESBackend opened (probe: ok)" in (
-        email_log()[log_before:])
+    assert (
+        f"INFO mailer worker warm-up: {expected} emails rendered, django_ses.SESBackend opened (probe: ok)"
+        in (email_log()[log_before:])
+    )
     assert ses.faults.send_requests == 0  # rendering only: nothing is sent
 
 

@@ -80,7 +80,7 @@ def test_complaint_suppresses_the_address(sns, webhook, fmt):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "sequence, final",
+    ("sequence", "final"),
     [
         (["Delivery", "Bounce"], "bounced"),
         (["Bounce", "Delivery"], "bounced"),
@@ -173,7 +173,9 @@ def test_odd_recipients_in_a_signed_bounce_do_not_break_it(sns, webhook):
     email = sent_email()
     message = json.loads(ses_message("Bounce", message_id=email.message_id, to=email.to))
     message["bounce"]["bouncedRecipients"] = [
-        {"emailAddress": None}, "not-an-address", {"emailAddress": "x" * 300 + "@e.com"}
+        {"emailAddress": None},
+        "not-an-address",
+        {"emailAddress": "x" * 300 + "@e.com"},
     ]
     assert post(webhook, sns.notification(json.dumps(message))).status_code == 200
     (event,) = EmailEvent.objects.all()

@@ -13,7 +13,6 @@ from mailer.ses import signatures
 from tests.support.ses_events import post, sent_email, ses_message, state
 from tests.support.sns import CERT_PATH, CONFIRM_PATH, LOOKALIKE_HOSTS, TOPIC_ARN
 
-
 # --- what is refused ------------------------------------------------------------------
 
 
@@ -88,7 +87,7 @@ def _unknown_type(sns, email):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "forge, status, fetches_certificate",
+    ("forge", "status", "fetches_certificate"),
     [
         (_tampered, 400, True),
         (_unsigned, 400, False),
@@ -136,7 +135,7 @@ def test_subscription_is_confirmed_by_fetching_the_subscribe_url(sns, webhook, v
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "make, status",
+    ("make", "status"),
     [
         (lambda s: s.subscription_confirmation(topic="arn:aws:sns:us-east-1:999999999999:other"), 403),
         # Signed, but pointing elsewhere: another host (same server), or plain http.
@@ -153,7 +152,7 @@ def test_untrusted_subscribe_urls_are_not_fetched(sns, webhook, make, status):
 
 
 @pytest.mark.parametrize(
-    "template, trusted",
+    ("template", "trusted"),
     [
         ("https://{host}/confirm?Action=ConfirmSubscription", True),
         ("http://{host}/confirm?Action=ConfirmSubscription", False),
@@ -196,7 +195,7 @@ PEM = "/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem"
 
 
 @pytest.mark.parametrize(
-    "topic, url, trusted",
+    ("topic", "url", "trusted"),
     [
         ("arn:aws:sns:ap-south-1:123456789012:t", f"https://sns.ap-south-1.amazonaws.com{PEM}", True),
         ("arn:aws:sns:ap-south-1:123456789012:t", f"https://SNS.AP-SOUTH-1.AMAZONAWS.COM{PEM}", True),
