@@ -9,13 +9,11 @@ connection. Emails go only to accounts that exist, decided by the worker. Timing
 measured in bench/enumeration.py, not asserted here.
 """
 
-import re
 from contextlib import ExitStack, contextmanager
 from unittest import mock
 
 import pytest
 from django.contrib.auth.hashers import get_hasher
-from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -26,20 +24,12 @@ from accounts.models import AddressRequest, User
 from mailer import api as mail_api
 from mailer.models import Email
 from tests.support.accounts import PASSWORD, handle_address_requests, messages_of
-
-CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
-
-
-class NoEmailInRequests(BaseEmailBackend):
-    """settings.EMAIL_BACKEND in these tests: a request that opens any email connection fails."""
-
-    def __init__(self, *args, **kwargs):
-        raise AssertionError("a web request opened an email connection")
+from tests.support.enumeration import snapshot
 
 
 @pytest.fixture
 def accounts(db, settings):
-    settings.EMAIL_BACKEND = "tests.accounts.test_enumeration.NoEmailInRequests"
+    settings.EMAIL_BACKEND = "tests.support.enumeration.NoEmailInRequests"
     settings.RATELIMIT_ENABLE = True  # the limits' own work is part of each request
     verified = User(username="known", email="known@example.com", email_verified_at=timezone.now())
     verified.set_password(PASSWORD)
@@ -47,23 +37,6 @@ def accounts(db, settings):
     pending = User(username="pending", email="pending@example.com", is_active=False)
     pending.set_password(PASSWORD)
     pending.save()
-
-
-def snapshot(response, *, mask: str = "") -> dict:
-    """Everything a client sees of a response, cookies' values and CSRF tokens aside."""
-    body = CSRF.sub(b'name="csrfmiddlewaretoken" value="-"', response.content)
-    if mask:
-        body = body.replace(mask.encode(), b"<masked>")
-    return {
-        "status": response.status_code,
-        # Expires (never_cache: "now") differs whenever two requests straddle a second.
-        "headers": {
-            k: v for k, v in response.headers.items() if k.lower() not in {"set-cookie", "content-length", "expires"}
-        },
-        "length": len(body),
-        "cookies": sorted(response.cookies),
-        "body": body,
-    }
 
 
 def exchange(path: str, data: dict, *, ip: str, mask: str = "") -> list[dict]:
