@@ -26,21 +26,13 @@ from django.views.decorators.debug import sensitive_variables
 from mailer import api as mail
 
 from .models import EmailChange, PasswordResetToken, User
-from .services import TEMPLATE_PASSWORD_CHANGED, pending_signups_release
+from .services import password_changed_queue, pending_signups_release, token_ttl_hours, user_email_context
 from .tokens import new_token, token_hash
 
 TEMPLATE_EMAIL_CHANGE_CONFIRMATION = "accounts/email/email_change_confirmation"
 TEMPLATE_EMAIL_CHANGE_TAKEN = "accounts/email/email_change_taken"
 TEMPLATE_EMAIL_CHANGED = "accounts/email/email_changed"
 TEMPLATE_ACCOUNT_DELETED = "accounts/email/account_deleted"
-
-
-def _user_context(user: User) -> dict:
-    return {"first_name": user.first_name, "username": user.get_username()}
-
-
-def _ttl_hours(model) -> int:
-    return int(model.ttl().total_seconds() // 3600)
 
 
 def _locked(user: User) -> User:
@@ -70,17 +62,7 @@ def password_change(*, user: User, password: str) -> User:
         locked = _locked(user)
         locked.set_password(password)
         locked.save(update_fields=["password"])
-        mail.enqueue(
-            template=TEMPLATE_PASSWORD_CHANGED,
-            to=locked.email,
-            language=locked.preferred_language,
-            priority=mail.Priority.HIGH,
-            context={
-                **_user_context(locked),
-                "forgot_url": mail.site_url("accounts:forgot-password"),
-                "other_sessions": True,
-            },
-        )
+        password_changed_queue(locked, other_sessions=True)
     user.password = locked.password
     return user
 
@@ -105,7 +87,7 @@ def email_change_request(*, user: User, email: str) -> None:
                 language=owner.preferred_language,
                 priority=mail.Priority.HIGH,
                 context={
-                    **_user_context(owner),
+                    **user_email_context(owner),
                     "login_url": mail.site_url("accounts:login"),
                     "forgot_url": mail.site_url("accounts:forgot-password"),
                 },
@@ -118,7 +100,7 @@ def email_change_request(*, user: User, email: str) -> None:
             to=email,
             language=user.preferred_language,
             priority=mail.Priority.HIGH,
-            context={**_user_context(user), "ttl_hours": _ttl_hours(EmailChange)},
+            context={**user_email_context(user), "ttl_hours": token_ttl_hours(EmailChange)},
             secret_context={"confirm_url": mail.site_url("accounts:email-change-confirm", token)},
             expires_at=change.expires_at,
         )
@@ -181,7 +163,7 @@ def email_change_confirm(*, token: uuid.UUID) -> EmailChangeResult:
             to=old_email,
             language=user.preferred_language,
             priority=mail.Priority.HIGH,
-            context={**_user_context(user), "ttl_hours": _ttl_hours(PasswordResetToken)},
+            context={**user_email_context(user), "ttl_hours": token_ttl_hours(PasswordResetToken)},
             secret_context={"reset_url": mail.site_url("accounts:reset-password", reset)},
             expires_at=record.expires_at,
         )
@@ -209,7 +191,7 @@ def user_delete(*, user: User) -> None:
             to=user.email,
             language=user.preferred_language,
             priority=mail.Priority.HIGH,
-            context={**_user_context(user), "signup_url": mail.site_url("accounts:signup")},
+            context={**user_email_context(user), "signup_url": mail.site_url("accounts:signup")},
         )
         mail.recipient_erase(addresses=addresses, since=user.date_joined)
         user.delete()

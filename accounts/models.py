@@ -93,6 +93,11 @@ class User(AbstractUser):
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
 
+    @property
+    def holds_address(self) -> bool:
+        """Whether this account owns its address (HOLDS_ADDRESS), rather than being a pending sign-up."""
+        return self.email_verified_at is not None or self.is_active
+
 
 class OneTimeToken(models.Model):
     """A link token: only its SHA-256 is kept; it dies TTL_SETTING hours after creation."""

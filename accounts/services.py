@@ -36,16 +36,39 @@ TEMPLATE_PASSWORD_RESET = "accounts/email/password_reset"
 TEMPLATE_PASSWORD_CHANGED = "accounts/email/password_changed"
 
 
-def _user_context(user: User) -> dict:
-    """How an email greets its user: by the names the account chose, once its address is verified.
+def user_email_context(user: User) -> dict:
+    """How an email greets its user: by the names the account chose, once the account holds its address.
 
-    Until then the names are whatever a sign-up typed (150 characters each: a URL, a
+    A pending sign-up's names are whatever it typed (150 characters each: a URL, a
     phone number, an insult), and the inbox may be someone else's: an email to an
-    unverified address carries no text the requester chose.
+    address no account holds carries no text the requester chose.
     """
-    if not user.email_verified:
+    if not user.holds_address:
         return {}
     return {"first_name": user.first_name, "username": user.get_username()}
+
+
+def token_ttl_hours(token_model) -> int:
+    """The life of ``token_model``'s links, in whole hours (what the emails say)."""
+    return int(token_model.ttl().total_seconds() // 3600)
+
+
+def password_changed_queue(user: User, *, other_sessions: bool = False) -> None:
+    """Queue the "password changed" email to ``user`` (in the caller's transaction).
+
+    ``other_sessions``: the change kept this session and ended the others (a logged-in
+    change), rather than ending every session (a reset).
+    """
+    context = {**user_email_context(user), "forgot_url": mail.site_url("accounts:forgot-password")}
+    if other_sessions:
+        context["other_sessions"] = True
+    mail.enqueue(
+        template=TEMPLATE_PASSWORD_CHANGED,
+        to=user.email,
+        language=user.preferred_language,
+        priority=mail.Priority.HIGH,
+        context=context,
+    )
 
 
 def _queue_link_email(user: User, *, token_model, template: str, viewname: str, link_name: str) -> None:
@@ -61,7 +84,7 @@ def _queue_link_email(user: User, *, token_model, template: str, viewname: str, 
         to=user.email,
         language=user.preferred_language,
         priority=mail.Priority.HIGH,
-        context={**_user_context(user), "ttl_hours": int(token_model.ttl().total_seconds() // 3600)},
+        context={**user_email_context(user), "ttl_hours": token_ttl_hours(token_model)},
         secret_context={link_name: mail.site_url(viewname, token)},
         expires_at=record.expires_at,
     )
@@ -192,7 +215,7 @@ def email_verify(*, token: uuid.UUID) -> VerifyResult:
             to=user.email,
             language=user.preferred_language,
             priority=mail.Priority.BULK,
-            context={**_user_context(user), "login_url": mail.site_url("accounts:login")},
+            context={**user_email_context(user), "login_url": mail.site_url("accounts:login")},
         )
         return VerifyResult.VERIFIED
 
@@ -306,13 +329,7 @@ def password_reset_complete(*, token: uuid.UUID, password: str) -> User | None:
         if "email_verified_at" in fields:
             pending_signups_release(holder=user)
         PasswordResetToken.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
-        mail.enqueue(
-            template=TEMPLATE_PASSWORD_CHANGED,
-            to=user.email,
-            language=user.preferred_language,
-            priority=mail.Priority.HIGH,
-            context={**_user_context(user), "forgot_url": mail.site_url("accounts:forgot-password")},
-        )
+        password_changed_queue(user)
         return user
 
 

@@ -141,14 +141,16 @@ class PrivatePostgres:
     def _run(self, *argv: str) -> None:
         subprocess.run([*self._as_user, *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
+    def _initdb(self) -> None:
+        """Create the cluster in ``self._data``: user ``postgres``, trusted."""
+        self._run(_pg_bin("initdb"), "-D", str(self._data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        if _remote(self.hosts):  # initdb trusts loopback only
+            with open(self._data / "pg_hba.conf", "a") as hba:
+                hba.write("host all all all trust\n")
+
     def start(self) -> "PrivatePostgres":
         if not self._data.exists():
-            self._run(
-                _pg_bin("initdb"), "-D", str(self._data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
-            )
-            if _remote(self.hosts):  # initdb trusts loopback only
-                with open(self._data / "pg_hba.conf", "a") as hba:
-                    hba.write("host all all all trust\n")
+            self._initdb()
         options = (
             f"-p {self.port} -k {self._dir} -c listen_addresses='{','.join(self.hosts)}' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"

@@ -9,22 +9,15 @@ connection. Emails go only to accounts that exist, decided by the worker. Timing
 measured in bench/enumeration.py, not asserted here.
 """
 
-from contextlib import ExitStack, contextmanager
-from unittest import mock
-
 import pytest
-from django.contrib.auth.hashers import get_hasher
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import services
 from accounts.models import AddressRequest, User
-from mailer import api as mail_api
 from mailer.models import Email
 from tests.support.accounts import PASSWORD, handle_address_requests, messages_of
-from tests.support.enumeration import snapshot
+from tests.support.enumeration import counted, snapshot
 
 
 @pytest.fixture
@@ -51,34 +44,9 @@ def exchange(path: str, data: dict, *, ip: str, mask: str = "") -> list[dict]:
     return chain
 
 
-@contextmanager
-def counted():
-    """Count the request's work: hashes, queries, outbox rows, address requests, on-commit callbacks."""
-    hasher = type(get_hasher())
-    counts = {}
-    with ExitStack() as stack:
-        encode = stack.enter_context(mock.patch.object(hasher, "encode", autospec=True, side_effect=hasher.encode))
-        enqueue = stack.enter_context(mock.patch.object(mail_api, "enqueue", wraps=mail_api.enqueue))
-        submit = stack.enter_context(
-            mock.patch.object(services, "address_request_submit", wraps=services.address_request_submit)
-        )
-        on_commit = stack.enter_context(
-            mock.patch("django.db.transaction.on_commit", side_effect=lambda func, using=None, robust=False: None)
-        )
-        queries = stack.enter_context(CaptureQueriesContext(connection))
-        yield counts
-    counts.update(
-        hashes=encode.call_count,
-        queries=len(queries.captured_queries),
-        enqueue=enqueue.call_count,
-        address_requests=submit.call_count,
-        on_commit=on_commit.call_count,
-    )
-
-
 def work(path: str, data: dict, *, ip: str) -> dict:
     client = Client(REMOTE_ADDR=ip)
-    with counted() as counts:
+    with counted(address_requests=(services, "address_request_submit")) as counts:
         response = client.post(path, data)
     assert response.status_code in (200, 302)
     return counts

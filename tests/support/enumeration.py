@@ -39,13 +39,21 @@ def snapshot(response, *, mask: str = "") -> dict:
 
 
 @contextmanager
-def counted():
-    """Count a request's work: password hashes, SQL queries, outbox writes, on-commit callbacks (not run)."""
+def counted(**spies: tuple[object, str]):
+    """Count a request's work: password hashes, SQL queries, outbox writes, on-commit callbacks (not run).
+
+    ``spies``: more calls to count, ``name=(owner, attribute)``, e.g.
+    ``address_requests=(services, "address_request_submit")``; each is wrapped, not replaced.
+    """
     hasher = type(get_hasher())
     counts = {}
     with ExitStack() as stack:
         encode = stack.enter_context(mock.patch.object(hasher, "encode", autospec=True, side_effect=hasher.encode))
         enqueue = stack.enter_context(mock.patch.object(mail_api, "enqueue", wraps=mail_api.enqueue))
+        watched = {
+            name: stack.enter_context(mock.patch.object(owner, attr, wraps=getattr(owner, attr)))
+            for name, (owner, attr) in spies.items()
+        }
         on_commit = stack.enter_context(
             mock.patch("django.db.transaction.on_commit", side_effect=lambda func, using=None, robust=False: None)
         )
@@ -56,4 +64,5 @@ def counted():
         queries=len(queries.captured_queries),
         enqueue=enqueue.call_count,
         on_commit=on_commit.call_count,
+        **{name: spy.call_count for name, spy in watched.items()},
     )

@@ -22,39 +22,20 @@ class PasswordPostgres(PrivatePostgres):
         secret = self.password if password is None else password
         return f"postgres://{self.user}:{quote(secret, safe='')}@{host or self.hosts[0]}:{self.port}/{db}"
 
-    def start(self) -> "PasswordPostgres":
-        if not self._data.exists():
-            with tempfile.NamedTemporaryFile("w", dir=self._dir, delete=False) as pwfile:
-                pwfile.write(self.password)
-            Path(pwfile.name).chmod(0o644)  # read by initdb, which may run as the postgres user
-            self._run(
-                _pg_bin("initdb"),
-                "-D",
-                str(self._data),
-                "-U",
-                self.user,
-                f"--pwfile={pwfile.name}",
-                "--auth=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            )
-            Path(pwfile.name).unlink()
-        options = (
-            f"-p {self.port} -k {self._dir} -c listen_addresses='127.0.0.1' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
+    def _initdb(self) -> None:
+        with tempfile.NamedTemporaryFile("w", dir=self._dir, delete=False) as pwfile:
+            pwfile.write(self.password)
+        Path(pwfile.name).chmod(0o644)  # read by initdb, which may run as the postgres user
         self._run(
-            _pg_bin("pg_ctl"),
+            _pg_bin("initdb"),
             "-D",
             str(self._data),
-            "-o",
-            options,
-            "-l",
-            str(self._dir / "log"),
-            "-w",
-            "-t",
-            "30",
-            "start",
+            "-U",
+            self.user,
+            f"--pwfile={pwfile.name}",
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
         )
-        return self
+        Path(pwfile.name).unlink()
