@@ -237,16 +237,6 @@ def throttled() -> float | None:
     return float(scale) if scale else None
 
 
-def rate_scale() -> float:
-    """The share of MAILER_MAX_SEND_RATE the workers use now (1.0 unless SES throttled lately)."""
-    client = redis_client(settings.REDIS_URL)
-    seconds, micros = client.time()
-    scale, at = client.hmget(SCALE_KEY, "scale", "at")
-    if scale is None or at is None:
-        return 1.0
-    return min(1.0, float(scale) + _climb_per_second() * (seconds + micros / 1e6 - float(at)))
-
-
 def quota_blocked(*, bulk: bool = False) -> float:
     """Seconds until the 24 h quota frees a slot; 0 when it has room (or there is no quota).
 
