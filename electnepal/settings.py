@@ -334,8 +334,9 @@ MAILER_THROTTLE_FACTOR = env.float("MAILER_THROTTLE_FACTOR", default=0.75)
 MAILER_THROTTLE_RECOVERY_SECONDS = env.float("MAILER_THROTTLE_RECOVERY_SECONDS", default=60.0)
 # --- Workers (mailer.outbox.delivery): how a worker process claims and sends.
 # Sender threads per worker process (processes: Celery's --concurrency, by default
-# the host's cores). SES calls mostly wait on the network, so more threads than cores.
-MAILER_SEND_THREADS = env.int("MAILER_SEND_THREADS", default=16)
+# the host's cores). SES calls mostly wait on the network, so many more threads than
+# cores: enough sends in flight to fill a core while each waits for SES's answer.
+MAILER_SEND_THREADS = env.int("MAILER_SEND_THREADS", default=48)
 # Worker processes lower their CPU priority by this much (nice): on a host shared
 # with web processes, a request never waits for an email to be rendered. 0 keeps it.
 MAILER_WORKER_NICE = env.int("MAILER_WORKER_NICE", default=10)
@@ -384,7 +385,8 @@ AWS_SES_CONFIG = _BotoConfig(
     retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=env.float("AWS_SES_CONNECT_TIMEOUT", default=5.0),
     read_timeout=env.float("AWS_SES_READ_TIMEOUT", default=15.0),
-    max_pool_connections=env.int("AWS_SES_MAX_POOL_CONNECTIONS", default=32),
+    # One pooled connection per sender thread: with fewer, urllib3 opens and drops extra ones.
+    max_pool_connections=env.int("AWS_SES_MAX_POOL_CONNECTIONS", default=MAILER_SEND_THREADS),
 )
 
 # --- Celery (read by worker/celery.py, namespace CELERY) --------------------

@@ -2,7 +2,8 @@
 
 - a process that is only Django (a web server, a shell, a command) rings too;
 - a message carries a task name and nothing else (address requests: their id);
-- many emails committed before a worker answers ring once;
+- many emails committed before a worker answers ring once; a burst of commits in one
+  process costs a few calls to Redis, not one each;
 - a broker down at commit delays email but loses none: a worker's keeper rings later;
 - a wait longer than a countdown may safely be stays in the outbox;
 - security email goes first: a bulk backlog does not hold up a password reset.
@@ -133,6 +134,24 @@ def test_a_request_does_not_wait_for_the_ring(transactional_db, monkeypatch):
     assert time.monotonic() - started < 5 and rung == []  # returned while the ring still waits
     release.set()
     assert doorbell.flush() and rung == [1]
+
+
+def test_a_burst_of_commits_costs_a_few_rings_and_each_commit_is_followed_by_one(transactional_db, monkeypatch):
+    """One ring covers the commits before it: rings are RING_SPACING apart, not one per request."""
+    rings = []
+    monkeypatch.setattr(doorbell, "ring", lambda **kw: rings.append(time.monotonic()))
+    doorbell.flush()
+    commits = []
+    started = time.monotonic()
+    for i in range(60):
+        queue(to=f"burst{i}@example.com")
+        commits.append(time.monotonic())  # after the commit and its on-commit hook
+    elapsed = time.monotonic() - started
+    assert doorbell.flush()
+    assert len(rings) <= elapsed / doorbell.RING_SPACING + 2, (len(rings), elapsed)
+    # Every commit has a ring that started after it, within RING_SPACING (and scheduling) of it.
+    assert rings[-1] >= commits[-1]
+    assert all(any(0 <= r - c < doorbell.RING_SPACING + 0.5 for r in rings) for c in commits)
 
 
 def test_broker_down_at_ring_time_loses_nothing_and_does_not_raise(transactional_db, settings):
