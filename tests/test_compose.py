@@ -156,6 +156,12 @@ def test_migrations_run_once_before_web_workers_and_beat():
     assert SERVICES["proxy"]["depends_on"]["collectstatic"] == {"condition": "service_completed_successfully"}
 
 
+def test_the_workers_give_the_cpu_to_the_web_on_a_shared_host():
+    # Containers are CPU groups of their own: a nice inside one orders nothing across them.
+    web = SERVICES["web"].get("cpu_shares", 1024)
+    assert SERVICES["worker"].get("cpu_shares", 1024) < web
+
+
 def test_no_shell_is_pid_1():
     # A shell as PID 1 ignores SIGTERM and does not pass it on: `docker stop` waits,
     # then kills the program mid-request. A shell is allowed only to exec the program.

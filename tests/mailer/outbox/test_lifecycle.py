@@ -4,9 +4,17 @@ On SIGTERM Celery stops taking messages and the pool process finishes its drain
 (MAILER_DRAIN_SECONDS at most, 1 s here) before it exits: what it claimed is sent
 and recorded. Rolling restarts in the middle of a burst therefore lose nothing and
 duplicate nothing. Fault tests print their figures: run with ``-s`` to see them.
+
+A worker gives way to the web processes of its host (MAILER_WORKER_NICE), also
+where the kernel shares the CPU between sessions first (autogroup).
 """
 
+import os
+import subprocess
+import sys
 import time
+
+import pytest
 
 from mailer.models import Email
 from tests.support.outbox import delivery_report, queue_many
@@ -45,3 +53,62 @@ def test_rolling_restarts_during_a_burst_lose_nothing_and_send_nothing_twice(
     assert report["lost"] == 0 and report["duplicated"] == 0 and report["failed"] == 0
     assert all(s < 15 for s in stops)  # a warm shutdown, never the SIGKILL after stop()'s timeout
     assert not Email.objects.filter(attempts__gt=1).exists()  # nothing was taken back and tried again
+
+
+SPIN = """
+import os, sys, time
+os.sched_setaffinity(0, {0})
+if sys.argv[1] == "worker":
+    import django
+    django.setup()
+    from mailer.outbox.lifecycle import give_way
+    give_way(10)
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+sys.stdin.readline()
+count, end = 0, time.monotonic() + 2.0
+while time.monotonic() < end:
+    count += 1
+print(count)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/autogroup"), reason="the kernel groups no sessions (autogroup)")
+def test_a_worker_in_a_session_of_its_own_gives_way_to_a_web_process():
+    """On one CPU a worker (MAILER_WORKER_NICE 10) gets a small share beside a busy web process.
+
+    Each runs in a session of its own, as under systemd or in a terminal each: the
+    worker's nice alone would leave them half and half (autogroup).
+    """
+    if _autogroup_disabled():
+        pytest.skip("autogroup is built in but switched off (kernel.sched_autogroup_enabled=0)")
+    spinners = {
+        role: subprocess.Popen(
+            [sys.executable, "-c", SPIN, role],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        for role in ("web", "worker")
+    }
+    try:
+        for process in spinners.values():
+            assert process.stdout.readline() == "ready\n"
+        for process in spinners.values():
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        counts = {role: int(process.communicate(timeout=30)[0]) for role, process in spinners.items()}
+    finally:
+        for process in spinners.values():
+            process.kill()
+    print(f"\none CPU for 2 s, iterations: {counts}")
+    # Weights 1024 against 110 (nice 10): about 9 to 1; half and half without the session's nice.
+    assert counts["worker"] * 3 < counts["web"], counts
+
+
+def _autogroup_disabled() -> bool:
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as flag:
+            return flag.read().strip() == "0"
+    except OSError:
+        return False
