@@ -1,5 +1,6 @@
 """An outbox row made into the backend's message (mailer.outbox.message): headers, charset, both parts."""
 
+import random
 import re
 from email import message_from_bytes, policy
 
@@ -60,3 +61,50 @@ def test_the_standard_library_still_searches_the_text_for_a_boundary_it_draws():
 
     source = inspect.getsource(Generator._handle_multipart)
     assert "if not boundary:" in source and "_make_boundary(alltext)" in source
+
+
+def test_every_kind_serialises_to_the_bytes_compat32_gives(settings):
+    """PlainHeadersCompat32 only skips work: every kind and language, byte for byte the standard policy's."""
+    from email.policy import compat32
+
+    from mailer.outbox.message import PLAIN_HEADERS_COMPAT32
+    from mailer.rendering import samples
+
+    settings.DEFAULT_FROM_EMAIL = "ElectNepal निर्वाचन <no-reply@electnepal.test>"  # an encoded display name too
+    compared = 0
+    for kind in samples.kinds():
+        for language in samples.languages_of(kind):
+            email = Email(template=kind, to="sita@example.com", language=language)
+            email.context = samples.sample_context(kind, language)
+            message = build_message(email).message()
+            assert message.policy is PLAIN_HEADERS_COMPAT32
+            ours = message.as_bytes(linesep="\r\n")
+            message.policy = compat32
+            assert ours == message.as_bytes(linesep="\r\n"), (kind, language)
+            compared += 1
+    assert compared >= 20
+
+
+def test_only_plain_short_header_values_skip_the_standard_folding():
+    from email.policy import compat32
+
+    from mailer.outbox.message import PLAIN_HEADERS_COMPAT32
+
+    values = [
+        "plain words",
+        "x" * 70,
+        "x" * 80,  # too long for its line: folded the standard way
+        " leading space",
+        "two  spaces",
+        "trailing ",
+        "tab\there",
+        "=?utf-8?b?4KS44KWA4KSk4KS+?=",
+        "ends with a comma, and; semicolons",
+        "a " * 40,
+    ]
+    rng = random.Random(7)
+    values += ["".join(rng.choices("ab ;,\t=?-", k=rng.randrange(1, 90))) for _ in range(3000)]
+    for value in values:
+        for linesep in ("\n", "\r\n"):
+            ours = PLAIN_HEADERS_COMPAT32.clone(linesep=linesep).fold_binary("Subject", value)
+            assert ours == compat32.clone(linesep=linesep).fold_binary("Subject", value), repr(value)
