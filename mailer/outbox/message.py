@@ -12,7 +12,6 @@ from ..models import Email
 from ..rendering import templates
 from .secret_context import decrypt
 
-
 # Printable ASCII words with single spaces between them: what Header.encode gives back unchanged.
 _PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
 
