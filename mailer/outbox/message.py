@@ -1,62 +1,49 @@
 """An outbox row made into the message the email backend sends."""
 
-import re
 import secrets
-from email.policy import Compat32
-from email.utils import make_msgid, parseaddr
+from email.utils import formatdate, make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from ..models import Email
 from ..rendering import templates
+from .mime import PLAIN_HEADERS_COMPAT32, WireMessage, wire_bytes
 from .secret_context import decrypt
 
-# Printable ASCII words with single spaces between them: what Header.encode gives back unchanged.
-_PLAIN_VALUE = re.compile(r"[!-~]+(?: [!-~]+)*")
 
-
-class PlainHeadersCompat32(Compat32):
-    """compat32, the policy of Django's messages, writing a header that needs no folding as it is.
-
-    compat32 runs every header through email.header.Header to fold it, the largest
-    share of serialising a message (docs/performance.md). A value of printable ASCII
-    words that fits on its line comes out of that unchanged, so it is written
-    directly; every other header (non-ASCII, encoded words, long, odd whitespace)
-    takes the standard way. The bytes are the same either way.
-    """
-
-    def _fold(self, name, value, sanitize):
-        if (
-            isinstance(value, str)
-            and self.max_line_length
-            and len(name) + 2 + len(value) <= self.max_line_length
-            and _PLAIN_VALUE.fullmatch(value)
-        ):
-            return f"{name}: {value}{self.linesep}"
-        return super()._fold(name, value, sanitize)
-
-
-PLAIN_HEADERS_COMPAT32 = PlainHeadersCompat32()
+def _boundary() -> str:
+    return f"==============={secrets.token_hex(16)}=="
 
 
 class OutboxMessage(EmailMultiAlternatives):
-    """Django's message, with every multipart boundary drawn up front from ``secrets``.
+    """Django's message, written to bytes directly in its usual shape, boundaries drawn up front.
 
-    Serialised with PlainHeadersCompat32 (same bytes as compat32, less work).
-
-    Left without one, the standard library's generator draws a boundary and compiles
-    a regular expression to search the whole message for it, once per multipart and
-    message: a noticeable share of a send (docs/performance.md). A boundary of 128
-    random bits cannot occur in a text written before it was drawn.
+    ``message()`` gives a WireMessage: the bytes of mailer.outbox.mime.wire_bytes,
+    which is what email backends read, and the email.message tree (``tree()``) for
+    anything else, built only when asked for. A message of another shape gets the
+    tree at once. Either way the multipart boundaries are drawn from ``secrets``:
+    left without one, the standard library's generator draws a boundary and
+    compiles a regular expression to search the whole message for it, once per
+    multipart and message (docs/performance.md). A boundary of 128 random bits
+    cannot occur in a text written before it was drawn.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.boundary = _boundary()
+
     def message(self, *args, **kwargs):
+        wire = None if args or kwargs else wire_bytes(self, boundary=self.boundary)
+        return self.tree(*args, **kwargs) if wire is None else WireMessage(wire, self.tree)
+
+    def tree(self, *args, **kwargs):
+        """Django's email.message tree of this message, serialised with PlainHeadersCompat32."""
         msg = super().message(*args, **kwargs)
         msg.policy = PLAIN_HEADERS_COMPAT32  # the serialiser's policy, for the parts too
         for part in msg.walk():
             if part.is_multipart() and part.get_boundary() is None:
-                part.set_boundary(f"==============={secrets.token_hex(16)}==")
+                part.set_boundary(self.boundary if part is msg else _boundary())
         return msg
 
 
@@ -76,7 +63,11 @@ def build_message(email: Email) -> EmailMultiAlternatives:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
         reply_to=[templates.contact_email()],
-        headers={"Message-ID": make_msgid(domain=from_domain)},
+        # Both set here, not when the message is serialised: its bytes and its tree agree.
+        headers={
+            "Message-ID": make_msgid(domain=from_domain),
+            "Date": formatdate(localtime=settings.EMAIL_USE_LOCALTIME),
+        },
     )
     message.attach_alternative(rendered.html, "text/html")
     return message

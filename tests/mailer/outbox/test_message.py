@@ -3,13 +3,17 @@
 import random
 import re
 from email import message_from_bytes, policy
+from email.policy import compat32
 
+import pytest
+from django.core.mail import BadHeaderError
 from django.db import transaction
 
 from mailer import api as mail
 from mailer.models import Email
-from mailer.outbox.message import build_message
-from mailer.rendering import templates
+from mailer.outbox.message import OutboxMessage, build_message
+from mailer.outbox.mime import PLAIN_HEADERS_COMPAT32, WireMessage
+from mailer.rendering import samples, templates
 
 
 def _message(db_email: Email):
@@ -63,33 +67,96 @@ def test_the_standard_library_still_searches_the_text_for_a_boundary_it_draws():
     assert "if not boundary:" in source and "_make_boundary(alltext)" in source
 
 
-def test_every_kind_serialises_to_the_bytes_compat32_gives(settings):
-    """PlainHeadersCompat32 only skips work: every kind and language, byte for byte the standard policy's."""
-    from email.policy import compat32
+def _standard_bytes(message: OutboxMessage, linesep: str) -> bytes:
+    """What Django's tree and the standard library's compat32 generator give for ``message``."""
+    tree = message.tree()
+    tree.policy = compat32
+    return tree.as_bytes(linesep=linesep)
 
-    from mailer.outbox.message import PLAIN_HEADERS_COMPAT32
-    from mailer.rendering import samples
 
+def test_every_kind_is_written_byte_for_byte_as_django_and_the_standard_library_write_it(settings):
     settings.DEFAULT_FROM_EMAIL = "ElectNepal निर्वाचन <no-reply@electnepal.test>"  # an encoded display name too
     compared = 0
     for kind in samples.kinds():
         for language in samples.languages_of(kind):
             email = Email(template=kind, to="sita@example.com", language=language)
             email.context = samples.sample_context(kind, language)
-            message = build_message(email).message()
-            assert message.policy is PLAIN_HEADERS_COMPAT32
-            ours = message.as_bytes(linesep="\r\n")
-            message.policy = compat32
-            assert ours == message.as_bytes(linesep="\r\n"), (kind, language)
+            message = build_message(email)
+            wire = message.message()
+            assert isinstance(wire, WireMessage), (kind, language)  # the usual shape: written directly
+            for linesep in ("\r\n", "\n"):
+                assert wire.as_bytes(linesep=linesep) == _standard_bytes(message, linesep), (kind, language)
             compared += 1
     assert compared >= 20
 
 
+WORDS = ["नमस्ते", "Sita", "a", "x" * 30, "सीता", "=?utf-8?q?x?=", "ĳ", "…", "tab\t", "end."]
+
+
+def test_random_messages_are_written_as_the_standard_library_writes_them(settings):
+    rng = random.Random(11)
+    for _ in range(300):
+        lines = [" ".join(rng.choices(WORDS, k=rng.randrange(0, 12))) for _ in range(rng.randrange(1, 8))]
+        body = rng.choice(["\n", "\r\n", "\r"]).join(lines) + rng.choice(["", "\n", "\r\n\r\n"])
+        html = "<p>" + "<br>\n".join(lines) + "</p>"
+        subject = " ".join(rng.choices(WORDS, k=rng.randrange(1, 15)))
+        name = " ".join(rng.choices(WORDS, k=rng.randrange(0, 4)))
+        headers = {"Message-ID": "<1.2.3@electnepal.test>", "Date": "Fri, 04 Dec 2026 14:32:28 -0000"}
+        if rng.random() < 0.3:
+            headers["X-SES-CONFIGURATION-SET"] = "electnepal"
+        message = OutboxMessage(
+            subject=subject,
+            body=body or "-",
+            from_email=f"{name} <no-reply@electnepal.test>" if name else "no-reply@electnepal.test",
+            to=["sita@example.com"],
+            reply_to=rng.choice([[], ["contact@electnepal.test"]]),
+            headers=headers,
+        )
+        message.attach_alternative(html, "text/html")
+        wire = message.message()
+        assert isinstance(wire, WireMessage)
+        for linesep in ("\r\n", "\n"):
+            assert wire.as_bytes(linesep=linesep) == _standard_bytes(message, linesep), (subject, name, body)
+
+
+def test_other_shapes_and_long_lines_take_the_standard_way():
+    headers = {"Message-ID": "<1@electnepal.test>", "Date": "Fri, 04 Dec 2026 14:32:28 -0000"}
+    long_line = OutboxMessage(subject="s", body="x" * 999, to=["a@example.com"], headers=headers)
+    long_line.attach_alternative("<p>x</p>", "text/html")
+    attached = OutboxMessage(subject="s", body="x", to=["a@example.com"], headers=headers)
+    attached.attach_alternative("<p>x</p>", "text/html")
+    attached.attach("a.txt", "hello", "text/plain")
+    no_html = OutboxMessage(subject="s", body="x", to=["a@example.com"], headers=headers)
+    no_date = OutboxMessage(subject="s", body="x", to=["a@example.com"], headers={"Message-ID": "<1@x.test>"})
+    no_date.attach_alternative("<p>x</p>", "text/html")
+    for message in (long_line, attached, no_html, no_date):
+        built = message.message()
+        assert not isinstance(built, WireMessage)
+        assert b"Content-Transfer-Encoding: quoted-printable" in built.as_bytes() or message is not long_line
+
+
+def test_a_line_break_in_a_header_is_refused_on_both_ways():
+    headers = {"Message-ID": "<1@electnepal.test>", "Date": "Fri, 04 Dec 2026 14:32:28 -0000"}
+    for subject in ("Hi\nBcc: victim@example.com", "Hi\rX: y"):
+        message = OutboxMessage(subject=subject, body="x", to=["a@example.com"], headers=headers)
+        message.attach_alternative("<p>x</p>", "text/html")
+        with pytest.raises(BadHeaderError):
+            message.message()
+        with pytest.raises(BadHeaderError):
+            message.tree()
+
+
+def test_the_tree_behind_the_bytes_agrees_with_them():
+    headers = {"Message-ID": "<1@electnepal.test>", "Date": "Fri, 04 Dec 2026 14:32:28 -0000"}
+    message = OutboxMessage(subject="नमस्ते", body="x", to=["a@example.com"], headers=headers)
+    message.attach_alternative("<p>x</p>", "text/html")
+    wire = message.message()
+    assert wire["Message-ID"] == "<1@electnepal.test>" and "Date" in wire
+    assert wire.get_boundary() == message.boundary and wire.get_charset() is None
+    assert wire.tree.as_bytes() == wire.as_bytes()
+
+
 def test_only_plain_short_header_values_skip_the_standard_folding():
-    from email.policy import compat32
-
-    from mailer.outbox.message import PLAIN_HEADERS_COMPAT32
-
     values = [
         "plain words",
         "x" * 70,
