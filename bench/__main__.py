@@ -6,7 +6,7 @@ again, even on Ctrl-C or an error. Uses its own PostgreSQL database
 
 Workers run exactly what ships: docker-compose.yml's worker command (Celery's
 prefork pool, a process per core, each sending on MAILER_SEND_THREADS threads,
-16 by default), one Celery worker per configuration, plus -n bench<tag>@%h. A
+48 by default), one Celery worker per configuration, plus -n bench<tag>@%h. A
 configuration is "shipped" or PxT: P prefork processes (--concurrency=P) × T
 sender threads (MAILER_SEND_THREADS=T).
 
