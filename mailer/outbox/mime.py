@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from email.message import Message
 from email.policy import Compat32
+from functools import cached_property
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -64,9 +65,11 @@ def _text_part(subtype: str, body: str, encoding: str) -> str | None:
     data = body.encode(encoding)
     if any(len(line) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for line in data.splitlines()):
         return None  # Django switches this part to quoted-printable: the standard way
-    cte = "7bit" if data.isascii() else "8bit"
-    headers = [("Content-Type", f'text/{subtype}; charset="{encoding}"'), ("MIME-Version", "1.0")]
-    headers.append(("Content-Transfer-Encoding", cte))
+    headers = [
+        ("Content-Type", f'text/{subtype}; charset="{encoding}"'),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "7bit" if data.isascii() else "8bit"),
+    ]
     # The text goes out as its UTF-8 bytes (surrogate-escaped in a str until the end).
     return _headers(headers, encoding) + _LINE_END.sub(CRLF, data.decode("ascii", "surrogateescape"))
 
@@ -124,7 +127,6 @@ class WireMessage:
     def __init__(self, wire: bytes, tree: Callable[[], Message]) -> None:
         self._wire = wire
         self._make_tree = tree
-        self._tree: Message | None = None
 
     def as_bytes(self, unixfrom: bool = False, linesep: str = "\n") -> bytes:
         if unixfrom or linesep not in ("\n", CRLF):
@@ -134,11 +136,9 @@ class WireMessage:
     def __bytes__(self) -> bytes:
         return self.as_bytes()
 
-    @property
+    @cached_property
     def tree(self) -> Message:
-        if self._tree is None:
-            self._tree = self._make_tree()
-        return self._tree
+        return self._make_tree()
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
