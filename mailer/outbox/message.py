@@ -1,7 +1,7 @@
 """An outbox row made into the message the email backend sends."""
 
 import secrets
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -56,7 +56,7 @@ def build_message(email: Email) -> EmailMultiAlternatives:
     """
     context = {**email.context, **decrypt(email.secret_context)}
     rendered = templates.render(template=email.template, context=context, language=email.language)
-    from_domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "electnepal.local"
+    from_domain = templates.address_in(settings.DEFAULT_FROM_EMAIL).rpartition("@")[2] or "electnepal.local"
     message = OutboxMessage(
         subject=rendered.subject,
         body=rendered.text,

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from email.message import Message
 from email.policy import Compat32
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -53,17 +53,32 @@ PLAIN_HEADERS_COMPAT32 = PlainHeadersCompat32()
 _WIRE_POLICY = PLAIN_HEADERS_COMPAT32.clone(linesep=CRLF)
 
 
+def _header_line(name: str, value, encoding: str) -> str:
+    name, value = forbid_multi_line_headers(name, value, encoding)
+    return _WIRE_POLICY.fold(name, value)
+
+
+# A str header always gives the same line. Most are the same in every email of a kind
+# and language (From, Reply-To, the subject, a part's headers), and encoding a Nepali
+# subject into encoded words is the costliest of them. BadHeaderError is raised every
+# time (lru_cache keeps no exception). Anything else (a lazy translation) is not cached.
+_str_header_line = lru_cache(maxsize=1024)(_header_line)
+
+
 def _headers(pairs: list[tuple[str, str]], encoding: str) -> str:
-    out = []
-    for name, value in pairs:
-        name, value = forbid_multi_line_headers(name, value, encoding)
-        out.append(_WIRE_POLICY.fold(name, value))
-    return "".join(out) + CRLF
+    lines = [(_str_header_line if type(value) is str else _header_line)(name, value, encoding) for name, value in pairs]
+    return "".join(lines) + CRLF
+
+
+def _crlf(text: str) -> str:
+    """``text`` with every line end (CRLF, CR or LF) as CRLF, as the generator writes it."""
+    # A body without a CR (every rendered template) needs no regular expression.
+    return text.replace("\n", CRLF) if "\r" not in text else _LINE_END.sub(CRLF, text)
 
 
 def _text_part(subtype: str, body: str, encoding: str) -> str | None:
     data = body.encode(encoding)
-    if any(len(line) > RFC5322_EMAIL_LINE_LENGTH_LIMIT for line in data.splitlines()):
+    if max(map(len, data.splitlines()), default=0) > RFC5322_EMAIL_LINE_LENGTH_LIMIT:
         return None  # Django switches this part to quoted-printable: the standard way
     headers = [
         ("Content-Type", f'text/{subtype}; charset="{encoding}"'),
@@ -71,7 +86,7 @@ def _text_part(subtype: str, body: str, encoding: str) -> str | None:
         ("Content-Transfer-Encoding", "7bit" if data.isascii() else "8bit"),
     ]
     # The text goes out as its UTF-8 bytes (surrogate-escaped in a str until the end).
-    return _headers(headers, encoding) + _LINE_END.sub(CRLF, data.decode("ascii", "surrogateescape"))
+    return _headers(headers, encoding) + _crlf(data.decode("ascii", "surrogateescape"))
 
 
 def wire_bytes(message: EmailMultiAlternatives, *, boundary: str) -> bytes | None:

@@ -15,7 +15,7 @@ Nothing remote is ever loaded.
 
 from dataclasses import dataclass
 from email.utils import parseaddr
-from functools import cache
+from functools import cache, lru_cache
 
 import css_inline
 from django.conf import settings
@@ -64,9 +64,16 @@ def inline_css(html: str) -> str:
     return _inliner().inline(html)
 
 
+@lru_cache(maxsize=16)
+def address_in(value: str) -> str:
+    """The bare address of a setting such as ``ElectNepal <no-reply@example.org>`` ("" if none)."""
+    # Parsed once per value rather than once per email: a setting changes rarely.
+    return parseaddr(value)[1]
+
+
 def contact_email() -> str:
     """Where recipients write to: settings.MAILER_CONTACT_EMAIL (also the Reply-To)."""
-    return parseaddr(settings.MAILER_CONTACT_EMAIL)[1]
+    return address_in(settings.MAILER_CONTACT_EMAIL)
 
 
 def base_context() -> dict:

@@ -8,6 +8,8 @@ from email.policy import compat32
 import pytest
 from django.core.mail import BadHeaderError
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from mailer import api as mail
 from mailer.models import Email
@@ -143,6 +145,26 @@ def test_a_line_break_in_a_header_is_refused_on_both_ways():
             message.message()
         with pytest.raises(BadHeaderError):
             message.tree()
+
+
+def test_a_header_is_written_afresh_where_its_line_may_change():
+    # Header lines are kept once written (mime._headers): a lazy subject still speaks
+    # the language active at each call, and a refused header raises on every call.
+    headers = {"Message-ID": "<1@electnepal.test>", "Date": "Fri, 04 Dec 2026 14:32:28 -0000"}
+    subjects = {}
+    for language in ("en", "ne", "en"):
+        message = OutboxMessage(subject=gettext_lazy("First name"), body="x", to=["a@example.com"], headers=headers)
+        message.attach_alternative("<p>x</p>", "text/html")
+        with translation.override(language):
+            wire, tree = message.message(), message.tree()
+            assert wire.as_bytes() == tree.as_bytes()
+        subjects[language] = message_from_bytes(wire.as_bytes(), policy=policy.default)["Subject"]
+    assert subjects == {"en": "First name", "ne": "पहिलो नाम"}
+    refused = OutboxMessage(subject="Hi\nBcc: victim@example.com", body="x", to=["a@example.com"], headers=headers)
+    refused.attach_alternative("<p>x</p>", "text/html")
+    for _ in range(2):
+        with pytest.raises(BadHeaderError):
+            refused.message()
 
 
 def test_the_tree_behind_the_bytes_agrees_with_them():
