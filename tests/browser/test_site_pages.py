@@ -1,11 +1,11 @@
 """Every page of the site in Chromium, in English and in Nepali, on a phone and a desktop.
 
 Each page of tests/support/site_pages.py is opened as its visitor would reach it
-(logged in through the login form, a form filled in and submitted, a CSRF cookie
-lost, a rate limit reached), in each language (the language cookie the switch
-sets), at 360 and 1280 px. Every one must: answer its status, carry <html lang>,
-fit the window without horizontal scrolling, and, in Nepali, draw its Devanagari
-with a Devanagari font. A full-page screenshot of each is saved under
+(logged in through the login form on her first visit, with that session after it;
+a form filled in and submitted, a CSRF cookie lost, a rate limit reached), in each
+language (the language cookie the switch sets), at 360 and 1280 px. Every one must:
+answer its status, carry <html lang>, fit the window without horizontal scrolling,
+and, in Nepali, draw its Devanagari with a Devanagari font. A full-page screenshot of each is saved under
 ``var/screenshots/site/<page>.<language>.<width>.png`` (``SCREENSHOT_DIR`` to
 change it): 34 pages x 2 languages x 2 widths.
 
@@ -61,18 +61,30 @@ def fill_and_submit(page, fields: dict) -> object:
     return navigation.value
 
 
-def visit(browser, live_server, settings, site_page, *, language: str, width: int):
-    """Open ``site_page`` as its visitor, in ``language``, at ``width`` px; return (page, response, context)."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 720})
+def visit(browser, live_server, settings, site_page, *, language: str, width: int, sessions: dict):
+    """Open ``site_page`` as its visitor, in ``language``, at ``width`` px; return (page, response, context).
+
+    A visitor logs in through the login form on her first visit and comes back with
+    that session (its cookies, ``sessions[user.pk]``) on the next ones, as a person
+    who stays logged in does.
+    """
+    user = site_page.user
+    state = sessions.get(user.pk) if user is not None else None
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": width, "height": 720}, storage_state=state
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
-    if site_page.user is not None:
-        log_in(page, site_page.user)  # the login sets her own language: choose the one under test after it
+    if user is not None and state is None:
+        log_in(page, user)  # the login sets her own language: choose the one under test after it
+        sessions[user.pk] = context.storage_state()
     context.add_cookies([{"name": django_settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}])
     if site_page.post is None:
         response = page.goto(site_page.path)
+        _still_logged_in(page, site_page)
         return page, response, context
     page.goto(site_page.path)
+    _still_logged_in(page, site_page)
     if site_page.special == "csrf":
         context.clear_cookies(name=django_settings.CSRF_COOKIE_NAME)
     if site_page.special == "ratelimit":
@@ -84,6 +96,17 @@ def visit(browser, live_server, settings, site_page, *, language: str, width: in
     return page, response, context
 
 
+def _still_logged_in(page, site_page) -> None:
+    # A session the server no longer knows would show the page a stranger sees (or
+    # the login page), most of them with 200 too: say so rather than check the wrong page.
+    if site_page.user is None:
+        return
+    where = f"{site_page.name}: {site_page.user.username} is logged out: {page.url}"
+    assert "/auth/login/" not in page.url, where
+    nav = page.locator("header nav")
+    assert not nav.count() or nav.locator("form[action*='logout']").count() == 1, where
+
+
 @pytest.fixture
 def pages(transactional_db, settings):
     settings.ROOT_URLCONF = "tests.support.site_pages"
@@ -92,14 +115,14 @@ def pages(transactional_db, settings):
 
 def test_every_page_in_both_languages_fits_a_phone_and_a_desktop(browser, live_server, settings, pages, redis_client):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems = []
+    problems, sessions = [], {}
     for site_page in pages:
         for language in LANGUAGES:
             for width in WIDTHS:
                 redis_client.flushdb()  # rate-limit counters: each visit starts afresh
                 where = f"{site_page.name} ({language}, {width} px)"
                 page, response, context = visit(
-                    browser, live_server, settings, site_page, language=language, width=width
+                    browser, live_server, settings, site_page, language=language, width=width, sessions=sessions
                 )
                 try:
                     assert response.status == site_page.status, (where, response.status, page.url)
