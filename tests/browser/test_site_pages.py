@@ -5,9 +5,9 @@ Each page of tests/support/site_pages.py is opened as its visitor would reach it
 a form filled in and submitted, a CSRF cookie lost, a rate limit reached), in each
 language (the language cookie the switch sets), at 360 and 1280 px. Every one must:
 answer its status, carry <html lang>, fit the window without horizontal scrolling,
-and, in Nepali, draw its Devanagari with a Devanagari font. A full-page screenshot of each is saved under
-``var/screenshots/site/<page>.<language>.<width>.png`` (``SCREENSHOT_DIR`` to
-change it): 34 pages x 2 languages x 2 widths.
+and, in Nepali, draw its Devanagari with a Devanagari font. A full-page screenshot
+of each is saved under ``var/screenshots/site/<page>.<language>.<width>.png``
+(``SCREENSHOT_DIR`` to change it): one per page, language and width.
 
 Also here: the language switch works without JavaScript, and a Nepali-speaking
 user's first page after logging in is in Nepali.

@@ -148,12 +148,13 @@ def test_a_line_break_in_a_header_is_refused_on_both_ways():
 
 
 def test_a_header_is_written_afresh_where_its_line_may_change():
-    # Header lines are kept once written (mime._headers): a lazy subject still speaks
-    # the language active at each call, and a refused header raises on every call.
+    # Header lines are kept once written (mime._headers): one lazy subject, shared as a
+    # module's constant would be, still speaks the language active at each call, and a
+    # refused header raises on every call.
     headers = {"Message-ID": "<1@electnepal.test>", "Date": "Fri, 04 Dec 2026 14:32:28 -0000"}
-    subjects = {}
+    subject, subjects = gettext_lazy("First name"), {}
     for language in ("en", "ne", "en"):
-        message = OutboxMessage(subject=gettext_lazy("First name"), body="x", to=["a@example.com"], headers=headers)
+        message = OutboxMessage(subject=subject, body="x", to=["a@example.com"], headers=headers)
         message.attach_alternative("<p>x</p>", "text/html")
         with translation.override(language):
             wire, tree = message.message(), message.tree()
