@@ -47,3 +47,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # reads them and never flushed into the next test; tests/mailer/sending/test_counters.py
 # checks the buffered writes of production on their own.
 MAILER_METRICS_FLUSH_SECONDS = 0
+# The suite runs without collectstatic: WhiteNoise looks static files up per request, as
+# in development, instead of warning at every start that STATIC_ROOT is missing.
+WHITENOISE_AUTOREFRESH = True

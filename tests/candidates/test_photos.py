@@ -117,6 +117,8 @@ def test_another_image_format_is_refused(media):
 # --- Decompression bombs ---------------------------------------------------------------------
 
 
+# As in a process of the site (CandidatesConfig): pytest resets the filters around each test.
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
 def test_a_pixel_bomb_over_pillows_limit_is_a_form_error_and_never_decoded(media):
     # 10,000 x 9,000 = 90 M pixels: over Image.MAX_IMAGE_PIXELS (89.5 M), under twice
     # it, where Pillow by itself only warns. 11 kB on the wire.
