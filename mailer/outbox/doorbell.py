@@ -45,7 +45,7 @@ DOORBELL_TASK = "mailer.deliver"
 PENDING_KEY = "electnepal:mailer:doorbell"
 DRAINING_KEY = "electnepal:mailer:draining"
 # A process's rings are at least this far apart (seconds): see _Ringer.
-RING_SPACING = 0.005
+RING_SPACING = 0.01
 
 
 def _client():
